@@ -230,3 +230,13 @@ func Identifiers(o Object) []Token {
 	}
 	return toks
 }
+
+// Clone copies the object's member list; member values are shared, as they
+// are never changed in place.
+func (o Object) Clone() Object {
+	c := make(Object, len(o)+2)
+	for k, v := range o {
+		c[k] = v
+	}
+	return c
+}
