@@ -1,0 +1,26 @@
+// Package sqlitestore is the embedded storage engine: one SQLite database
+// file, through the pure-Go driver modernc.org/sqlite, behind fhir.Store.
+//
+// Layout (see schema in store.go):
+//
+//   - resource: the current version of every resource, keyed by (type, id),
+//     with its JSON, so that a read is one indexed lookup;
+//   - history: every version ever written, keyed by seq, an integer that
+//     grows with every write and gives history its global order;
+//   - token: the index entries (fhir.Token) of the current version only.
+//
+// Every unit of work (Store.Write) runs in one SQLite transaction opened
+// with BEGIN IMMEDIATE on the single writer connection, so units are
+// serialised, also against other processes (a CLI command beside a live
+// server) that open the same file. Reads go through a separate pool of
+// read-only connections and, thanks to WAL mode, never wait for a writer.
+//
+// LastUpdated is kept to the microsecond (stored as Unix microseconds) and
+// returned in UTC. The history cursor is the seq of the last entry of a
+// page. History pages hold DefaultPageSize entries when Count is zero and at
+// most MaxPageSize.
+//
+// Errors from the driver are translated here: a write that lost a race is
+// fhir.ErrVersionConflict, a busy, full or unreadable database is
+// fhir.ErrUnavailable; no driver type leaves the package.
+package sqlitestore

@@ -1,0 +1,107 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
+	"github.com/oncofhir/oncofhir/fhir/storetest"
+)
+
+func openTemp(tb testing.TB) *sqlitestore.Store {
+	tb.Helper()
+	s, err := sqlitestore.Open(filepath.Join(tb.TempDir(), "data"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) fhir.Store { return openTemp(t) })
+}
+
+func TestOpenCreatesTheDirectoryAndOneDatabase(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	s, err := sqlitestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(filepath.Join(dir, sqlitestore.FileName)); err != nil {
+		t.Fatalf("database file: %v", err)
+	}
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlitestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := &fhir.Resource{Type: "Patient", ID: "a", Version: 1, Method: "POST", JSON: []byte(`{"resourceType":"Patient","id":"a"}`),
+		LastUpdated: storetest.Epoch, Tokens: []fhir.Token{{Param: "identifier", System: "urn:mrn", Code: "1"}}}
+	if err := s.Write(ctx, func(tx fhir.Tx) error { return tx.Put(r) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = sqlitestore.Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	found, err := s.Search(ctx, fhir.Query{Type: "Patient", Tokens: []fhir.Token{{Param: "identifier", Code: "1"}}})
+	if err != nil || len(found) != 1 || string(found[0].JSON) != string(r.JSON) || !found[0].LastUpdated.Equal(r.LastUpdated) {
+		t.Fatalf("after reopening: %v, %v", found, err)
+	}
+}
+
+func TestCallsAfterCloseAreUnavailable(t *testing.T) {
+	s := openTemp(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Read(ctx, "Patient", "a"); !errors.Is(err, fhir.ErrUnavailable) {
+		t.Errorf("Read: %v", err)
+	}
+	if err := s.Write(ctx, func(fhir.Tx) error { return nil }); !errors.Is(err, fhir.ErrUnavailable) {
+		t.Errorf("Write: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestWriteGivesUpWhenItsContextEnds(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &fhir.Resource{Type: "Patient", ID: "a", Version: 1, Method: "POST", JSON: []byte(`{}`), LastUpdated: storetest.Epoch}
+	err := s.Write(context.Background(), func(tx fhir.Tx) error {
+		cancel()
+		return s.Write(ctx, func(fhir.Tx) error { return nil }) // waits for the unit in progress
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("nested Write with a cancelled context: %v", err)
+	}
+	// A Put after the context of its unit ended fails, and the unit with it.
+	ctx, cancel = context.WithCancel(context.Background())
+	err = s.Write(ctx, func(tx fhir.Tx) error {
+		cancel()
+		_ = tx.Put(r) // ignored on purpose: the unit must fail all the same
+		return nil
+	})
+	if err == nil {
+		t.Fatal("Write whose context ended: no error")
+	}
+	if _, err := s.Read(context.Background(), "Patient", "a"); !errors.Is(err, fhir.ErrNotFound) {
+		t.Fatalf("Read: %v, want ErrNotFound", err)
+	}
+}

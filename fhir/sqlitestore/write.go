@@ -1,0 +1,212 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+// writeStmts are prepared once on the writer connection.
+type writeStmts struct {
+	read          *sql.Stmt // readSQL, inside the unit of work
+	insertCurrent *sql.Stmt
+	updateCurrent *sql.Stmt
+	insertHistory *sql.Stmt
+	deleteTokens  *sql.Stmt
+	insertToken   *sql.Stmt
+}
+
+const (
+	// A first version: nothing may be there yet.
+	insertCurrentSQL = `INSERT INTO resource (type, id, version, last_updated, deleted, method, json)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING`
+	// A later version: the current one must be the version before it.
+	updateCurrentSQL = `UPDATE resource SET version = ?, last_updated = ?, deleted = ?, method = ?, json = ?
+		WHERE type = ? AND id = ? AND version = ?`
+	insertHistorySQL = `INSERT INTO history (type, id, version, last_updated, deleted, method, json)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	deleteTokensSQL = `DELETE FROM token WHERE type = ? AND id = ?`
+	insertTokenSQL  = `INSERT OR IGNORE INTO token (param, code, type, id, system) VALUES (?, ?, ?, ?, ?)`
+)
+
+func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&w.read, readSQL},
+		{&w.insertCurrent, insertCurrentSQL},
+		{&w.updateCurrent, updateCurrentSQL},
+		{&w.insertHistory, insertHistorySQL},
+		{&w.deleteTokens, deleteTokensSQL},
+		{&w.insertToken, insertTokenSQL},
+	} {
+		st, err := c.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.st = st
+	}
+	return nil
+}
+
+func (w *writeStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{w.read, w.insertCurrent, w.updateCurrent, w.insertHistory, w.deleteTokens, w.insertToken} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Write runs fn in one transaction on the writer connection. BEGIN
+// IMMEDIATE takes SQLite's write lock before fn reads anything, so what fn
+// reads cannot change before it commits: units of work are serialisable.
+func (s *Store) Write(ctx context.Context, fn func(tx fhir.Tx) error) (err error) {
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("sqlitestore: write: %w", ctx.Err())
+	}
+	defer func() { <-s.wsem }()
+	if s.closed.Load() {
+		return errClosed
+	}
+	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return s.fail("write: begin", err)
+	}
+	t := &tx{s: s, ctx: ctx}
+	done := false
+	defer func() {
+		if !done { // fn panicked
+			s.rollback()
+		}
+	}()
+	ferr := fn(t)
+	done = true
+	if ferr != nil || t.err != nil {
+		s.rollback()
+		if ferr != nil {
+			return ferr
+		}
+		return t.err
+	}
+	// The commit does not follow ctx: once fn has succeeded, the unit is
+	// either committed or, if committing fails, reported as not stored.
+	if _, err := s.wconn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		s.rollback()
+		return s.fail("write: commit", err)
+	}
+	return nil
+}
+
+// rollback ends the transaction on the writer connection, if one is open.
+// Its error is of no use: SQLite may already have rolled back (after an
+// interrupt, for one), and the writer is usable either way.
+func (s *Store) rollback() {
+	_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+}
+
+// tx is the unit of work handed to fn. It is not safe for concurrent use.
+type tx struct {
+	s   *Store
+	ctx context.Context
+	// err, once set, is a failure that may have left part of a Put in the
+	// transaction (or the transaction ended by SQLite): the unit can no
+	// longer commit, whatever fn does next.
+	err error
+}
+
+func (t *tx) Read(typ, id string) (*fhir.Resource, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	res, err := scanOne(t.s.w.read.QueryRowContext(t.ctx, typ, id), typ, id)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("sqlitestore: read %s/%s: %w", typ, id, fhir.ErrNotFound)
+		}
+		return nil, t.abort(t.s.fail("read "+typ+"/"+id, err))
+	}
+	return res, nil
+}
+
+func (t *tx) Search(q fhir.Query) ([]*fhir.Resource, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	res, err := search(t.ctx, t.s.wconn, q)
+	if err != nil {
+		return nil, t.abort(t.s.fail("search", err))
+	}
+	return res, nil
+}
+
+// Put stores res as the next version. The current row is updated first,
+// under the condition that it holds the version before res.Version: when
+// that matches no row, nothing has been written and the Put fails with
+// fhir.ErrVersionConflict, leaving the unit usable.
+func (t *tx) Put(res *fhir.Resource) error {
+	if t.err != nil {
+		return t.err
+	}
+	if res.Type == "" || res.ID == "" {
+		return fmt.Errorf("sqlitestore: put: resource type and id are required")
+	}
+	ctx, w := t.ctx, &t.s.w
+	lu, del := toMicros(res.LastUpdated), 0
+	if res.Deleted {
+		del = 1
+	}
+	var r sql.Result
+	var err error
+	switch {
+	case res.Version == 1:
+		r, err = w.insertCurrent.ExecContext(ctx, res.Type, res.ID, 1, lu, del, res.Method, res.JSON)
+	case res.Version > 1:
+		r, err = w.updateCurrent.ExecContext(ctx, res.Version, lu, del, res.Method, res.JSON, res.Type, res.ID, res.Version-1)
+	default:
+		return t.conflict(res)
+	}
+	if err != nil {
+		return t.abort(t.s.fail(t.what(res), err))
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return t.abort(t.s.fail(t.what(res), err))
+	} else if n == 0 {
+		return t.conflict(res)
+	}
+	// From here on a failure leaves part of the version in the transaction.
+	if _, err := w.insertHistory.ExecContext(ctx, res.Type, res.ID, res.Version, lu, del, res.Method, res.JSON); err != nil {
+		return t.abort(t.s.fail(t.what(res), err))
+	}
+	if res.Version > 1 {
+		if _, err := w.deleteTokens.ExecContext(ctx, res.Type, res.ID); err != nil {
+			return t.abort(t.s.fail(t.what(res), err))
+		}
+	}
+	for _, tok := range res.Tokens {
+		if _, err := w.insertToken.ExecContext(ctx, tok.Param, tok.Code, res.Type, res.ID, tok.System); err != nil {
+			return t.abort(t.s.fail(t.what(res), err))
+		}
+	}
+	return nil
+}
+
+func (t *tx) what(res *fhir.Resource) string {
+	return fmt.Sprintf("put %s/%s version %d", res.Type, res.ID, res.Version)
+}
+
+func (t *tx) conflict(res *fhir.Resource) error {
+	return fmt.Errorf("sqlitestore: %s: %w", t.what(res), fhir.ErrVersionConflict)
+}
+
+// abort marks the unit as failed and returns err.
+func (t *tx) abort(err error) error {
+	t.err = err
+	return err
+}
