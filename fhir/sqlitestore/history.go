@@ -55,7 +55,14 @@ func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.History
 	if !q.AtStart.IsZero() || !q.AtEnd.IsZero() {
 		args = atFilter(&b, args, q)
 	}
-	b.WriteString(` ORDER BY seq DESC LIMIT ?`)
+	if q.Type != "" && q.ID != "" {
+		// The same order for one resource, but this one SQLite reads
+		// straight from the (type, id, version) key instead of walking
+		// history_type through every version of the type.
+		b.WriteString(` ORDER BY version DESC LIMIT ?`)
+	} else {
+		b.WriteString(` ORDER BY seq DESC LIMIT ?`)
+	}
 	args = append(args, n+1)
 
 	rows, err := s.rdb.QueryContext(ctx, b.String(), args...)
