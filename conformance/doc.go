@@ -18,9 +18,10 @@
 // # Issue codes
 //
 // Validate assumes the body is well-formed JSON: refusing malformed JSON
-// (400, structure) is the REST layer's job. What the validator finds in a
-// well-formed body is answered with 422-class codes, so that a client can
-// tell "could not read it" from "read it and refused it":
+// (400, structure) is the REST layer's job, though Validate answers the
+// same for a body it cannot read or that is not a JSON object. What the
+// validator finds in a readable body is answered with 422-class codes, so
+// that a client can tell "could not read it" from "read it and refused it":
 //
 //   - CodeRequired: a required element is missing (schema "required", or a
 //     minimum cardinality of the StructureDefinitions, including the
