@@ -44,7 +44,7 @@ func patient(id string, v int, toks ...fhir.Token) *fhir.Resource {
 	lu := t0.Add(time.Duration(v) * time.Minute)
 	return &fhir.Resource{
 		Type: "Patient", ID: id, Version: v, LastUpdated: lu, Method: "PUT",
-		JSON: []byte(fmt.Sprintf(`{"resourceType":"Patient","id":%q,"meta":{"versionId":"%d"},"weight":1.50,"n":1e2}`, id, v)),
+		JSON:   []byte(fmt.Sprintf(`{"resourceType":"Patient","id":%q,"meta":{"versionId":"%d"},"weight":1.50,"n":1e2}`, id, v)),
 		Tokens: toks,
 	}
 }

@@ -3,6 +3,7 @@ package mongostore
 import (
 	"context"
 	"encoding/base64"
+	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -17,7 +18,7 @@ const (
 	MaxPageSize     = 1000
 )
 
-// History returns versions newest first by orderKey. The cursor is the
+// History returns versions newest first by order key (see nextOrder). The cursor is the
 // order key of the last entry of a page, so paging walks every version once
 // even while new versions are written: those sort before the first page.
 func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
@@ -122,10 +123,10 @@ func encodeCursor(order string) string {
 
 func decodeCursor(c string) (string, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) != orderKeyLen {
+	if err != nil || len(b) <= orderPrefixLen || !utf8.Valid(b) {
 		return "", false
 	}
-	for _, ch := range b {
+	for _, ch := range b[:orderPrefixLen] {
 		if !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f') {
 			return "", false
 		}

@@ -154,8 +154,17 @@ func (t *journalTx) Put(res *fhir.Resource) error {
 }
 
 func (s *Store) journalExists(ctx context.Context, id string) (bool, error) {
-	n, err := s.txlog.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
-	return n > 0, err
+	return exists(ctx, s.txlog, bson.D{{Key: "_id", Value: id}})
+}
+
+// exists is a find of one _id, cheaper than a count (an aggregation) on
+// FerretDB.
+func exists(ctx context.Context, c *mongo.Collection, filter bson.D) (bool, error) {
+	err := c.FindOne(ctx, filter, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // commit writes the journal, applies the buffered versions in order and
@@ -175,28 +184,43 @@ func (t *journalTx) commit() error {
 	for k, c := range t.before {
 		prev[k] = c
 	}
-	for _, r := range t.puts {
+	orders := make([]string, len(t.puts))
+	for i, r := range t.puts {
 		k := r.Key()
+		prevOrder := ""
+		if prev[k] != nil {
+			prevOrder = prev[k].Order
+		}
+		orders[i] = nextOrder(r, prevOrder)
 		j.Writes = append(j.Writes, journalWrite{
 			Key: k, Type: r.Type, ID: r.ID, Version: r.Version,
 			LastUpdated: micros(r.LastUpdated), Prev: prev[k],
 		})
-		prev[k] = newCurrent(r, j.ID)
+		prev[k] = newCurrent(r, orders[i], j.ID)
 	}
 	if _, err := s.txlog.InsertOne(ctx, j); err != nil {
 		return s.fail("write: journal", err)
 	}
-	for _, r := range t.puts {
-		if err := s.apply(ctx, r, j.ID); err != nil {
-			if errors.Is(err, errAbandon) {
-				return err
-			}
-			err = s.fail(what(r), err)
-			if rerr := s.rollback(ctx, j.ID); rerr != nil {
-				return errors.Join(err, rerr)
-			}
+	for i, r := range t.puts {
+		untouched, err := s.apply(ctx, r, orders[i], j.ID)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, errAbandon) {
 			return err
 		}
+		// Undo what may have been written: the Puts before this one, and
+		// this one unless it certainly wrote nothing.
+		done := *j
+		done.Writes = j.Writes[:i+1]
+		if untouched {
+			done.Writes = j.Writes[:i]
+		}
+		err = s.fail(what(r), err)
+		if rerr := s.rollback(ctx, &done); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
 	}
 	if err := s.step(stepCommit, nil); err != nil {
 		return err
@@ -204,7 +228,7 @@ func (t *journalTx) commit() error {
 	d, err := s.txlog.DeleteOne(ctx, bson.D{{Key: "_id", Value: j.ID}, {Key: "state", Value: statePending}})
 	if err != nil {
 		err = s.fail("write: commit", err)
-		if rerr := s.rollback(ctx, j.ID); rerr != nil {
+		if rerr := s.claimAndRollback(ctx, j.ID); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 		return err
@@ -221,29 +245,37 @@ const stepCommit = "commit"
 
 var errAbandon = errors.New("mongostore: unit abandoned")
 
-// rollback claims journal id and undoes its writes, newest first, then
-// deletes it. Every undo is conditional on the document still being the
-// unit's own, so it is safe to repeat and to run after a crash at any
-// point of commit.
-func (s *Store) rollback(ctx context.Context, id string) error {
+// claimAndRollback claims journal id for rollback, unless it is gone
+// (committed, or rolled back by someone else), and rolls it back. The claim
+// is what stops its owner from committing it afterwards.
+func (s *Store) claimAndRollback(ctx context.Context, id string) error {
 	var j journal
 	err := s.txlog.FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: stateRollback}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&j)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil // committed, or rolled back by someone else
+		return nil
 	}
 	if err != nil {
 		return s.fail("rollback "+id, err)
 	}
+	return s.rollback(ctx, &j)
+}
+
+// rollback undoes the writes of journal j, newest first, then deletes it.
+// Every undo is conditional on the document still being the unit's own, so
+// it is safe to repeat, to run beside another rollback of the same unit,
+// and to run after a crash at any point of commit. The owner of a unit
+// that failed rolls it back without claiming it: it will not commit it.
+func (s *Store) rollback(ctx context.Context, j *journal) error {
 	for i := len(j.Writes) - 1; i >= 0; i-- {
 		if err := s.undo(ctx, j.ID, j.Writes[i]); err != nil {
-			return s.fail(fmt.Sprintf("rollback %s: %s version %d", id, j.Writes[i].Key, j.Writes[i].Version), err)
+			return s.fail(fmt.Sprintf("rollback %s: %s version %d", j.ID, j.Writes[i].Key, j.Writes[i].Version), err)
 		}
 	}
-	if _, err := s.txlog.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
-		return s.fail("rollback "+id, err)
+	if _, err := s.txlog.DeleteOne(ctx, bson.D{{Key: "_id", Value: j.ID}}); err != nil {
+		return s.fail("rollback "+j.ID, err)
 	}
 	return nil
 }
@@ -272,8 +304,8 @@ func (s *Store) undo(ctx context.Context, tx string, w journalWrite) error {
 		return nil
 	}
 	vkey := versionKey(w.Type, w.ID, w.Version)
-	n, err := s.history.CountDocuments(ctx, bson.D{{Key: "_id", Value: vkey}, {Key: "tx", Value: tx}})
-	if err != nil || n == 0 {
+	mine, err := exists(ctx, s.history, bson.D{{Key: "_id", Value: vkey}, {Key: "tx", Value: tx}})
+	if err != nil || !mine {
 		return err
 	}
 	if w.Version > 1 {
@@ -305,7 +337,7 @@ func (s *Store) recover(ctx context.Context) error {
 	}
 	var errs []error
 	for _, j := range stale {
-		errs = append(errs, s.rollback(ctx, j.ID))
+		errs = append(errs, s.claimAndRollback(ctx, j.ID))
 	}
 	return errors.Join(errs...)
 }

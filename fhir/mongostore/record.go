@@ -26,6 +26,8 @@ type current struct {
 	// on an array field matches any element, which FerretDB v1 supports,
 	// where $elemMatch over sub-documents it does not.
 	Keys []string `bson:"keys,omitempty"`
+	// Order is the history order key of this version (see nextOrder).
+	Order string `bson:"order"`
 	// Tx names the journal of the unit that wrote this version when units
 	// are journalled (see journal.go); empty under transactions.
 	Tx string `bson:"tx,omitempty"`
@@ -59,7 +61,7 @@ func versionKey(typ, id string, v int) string {
 	return typ + "/" + id + "/" + strconv.Itoa(v)
 }
 
-func newCurrent(res *fhir.Resource, tx string) *current {
+func newCurrent(res *fhir.Resource, order, tx string) *current {
 	return &current{
 		Key:         resourceKey(res.Type, res.ID),
 		Type:        res.Type,
@@ -70,11 +72,12 @@ func newCurrent(res *fhir.Resource, tx string) *current {
 		Method:      res.Method,
 		JSON:        res.JSON,
 		Keys:        tokenKeys(res.Tokens),
+		Order:       order,
 		Tx:          tx,
 	}
 }
 
-func newVersion(res *fhir.Resource, tx string) *version {
+func newVersion(res *fhir.Resource, order, tx string) *version {
 	return &version{
 		Key:         versionKey(res.Type, res.ID, res.Version),
 		Type:        res.Type,
@@ -85,7 +88,7 @@ func newVersion(res *fhir.Resource, tx string) *version {
 		Deleted:     res.Deleted,
 		Method:      res.Method,
 		JSON:        res.JSON,
-		Order:       orderKey(res.LastUpdated),
+		Order:       order,
 		Tx:          tx,
 	}
 }
@@ -161,32 +164,40 @@ func escapeKey(s string) string {
 	return keyEscaper.Replace(s)
 }
 
-// orderKey is the global order of history, newest last: LastUpdated, then
-// the order of writes within this process, then a tag of the process. It
-// is a string that sorts like that (fixed-width hex), so one descending
-// index serves history of one resource, one type or the whole system, and
-// the last key of a page is the cursor of the next.
+// nextOrder is the history order key of res, the version after the one
+// whose key is prev ("" for a first version): a string that sorts by
+// LastUpdated, then by the order of writes within this process, then by a
+// tag of the process, and ends with the version's _id so that no two keys
+// are equal. One descending index on it serves history of one resource,
+// one type or the whole system, and the key of a page's last entry is the
+// cursor of the next.
 //
-// Versions written by different processes in the same microsecond are
-// ordered by the process tag, which is arbitrary but fixed.
-func orderKey(lastUpdated time.Time) string {
-	var b [16 + 16 + 16]byte
-	hexUint(b[0:16], uint64(micros(lastUpdated))^(1<<63)) // signed order as unsigned
+// A version always sorts after the one it replaces, even when its
+// LastUpdated is earlier (two writers took the time, then raced, and the
+// later time lost): it then takes its predecessor's time and write count
+// plus one. Versions written by different processes in the same
+// microsecond are ordered by the process tag, arbitrary but fixed.
+func nextOrder(res *fhir.Resource, prev string) string {
+	var b [orderPrefixLen]byte
+	hexUint(b[0:16], uint64(micros(res.LastUpdated))^(1<<63)) // signed order as unsigned
 	hexUint(b[16:32], writeSeq.Add(1))
 	copy(b[32:], processTag)
-	return string(b[:])
+	if len(prev) >= orderPrefixLen && string(b[:]) <= prev[:orderPrefixLen] {
+		copy(b[0:16], prev[0:16])
+		n, _ := strconv.ParseUint(prev[16:32], 16, 64)
+		hexUint(b[16:32], n+1)
+	}
+	return string(b[:]) + versionKey(res.Type, res.ID, res.Version)
 }
 
-const orderKeyLen = 48
+// orderPrefixLen is the length of the sorting part of an order key: time,
+// write count and process tag, 16 hex digits each.
+const orderPrefixLen = 48
 
 var (
 	writeSeq   atomic.Uint64
-	processTag = newProcessTag()
+	processTag = hex.EncodeToString(randomBytes(8))
 )
-
-func newProcessTag() string {
-	return hex.EncodeToString(randomBytes(8))
-}
 
 func hexUint(dst []byte, v uint64) {
 	const digits = "0123456789abcdef"

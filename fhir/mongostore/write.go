@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/oncofhir/oncofhir/fhir"
 )
@@ -106,32 +107,23 @@ func (t *sessionTx) Put(res *fhir.Resource) error {
 	if err := checkPut(res); err != nil {
 		return err
 	}
-	have, err := t.s.currentVersion(t.ctx, res.Type, res.ID)
-	if err != nil {
+	cur, err := t.s.readCurrent(t.ctx, res.Type, res.ID)
+	if err != nil && !errors.Is(translate(err), fhir.ErrNotFound) {
 		t.err = t.s.fail(what(res), err)
 		return t.err
+	}
+	have, prevOrder := 0, ""
+	if cur != nil {
+		have, prevOrder = cur.Version, cur.Order
 	}
 	if res.Version != have+1 {
 		return conflict(res)
 	}
-	if err := t.s.apply(t.ctx, res, ""); err != nil {
+	if _, err := t.s.apply(t.ctx, res, nextOrder(res, prevOrder), ""); err != nil {
 		t.err = t.s.fail(what(res), err)
 		return t.err
 	}
 	return nil
-}
-
-// currentVersion is the stored current version of typ/id, 0 when there is
-// none.
-func (s *Store) currentVersion(ctx context.Context, typ, id string) (int, error) {
-	c, err := s.readCurrent(ctx, typ, id)
-	if err != nil {
-		if errors.Is(translate(err), fhir.ErrNotFound) {
-			return 0, nil
-		}
-		return 0, err
-	}
-	return c.Version, nil
 }
 
 func checkPut(res *fhir.Resource) error {
@@ -163,42 +155,46 @@ const (
 // three writes: the history entry (its _id is unique, so a second writer
 // of the same version fails here first), the end of the previous version's
 // time as current, and the current document, swapped only if it still
-// holds the previous version. tx marks the documents of a journalled unit.
-func (s *Store) apply(ctx context.Context, res *fhir.Resource, tx string) error {
+// holds the previous version. order is the version's history order key; tx
+// marks the documents of a journalled unit.
+//
+// untouched reports a failure that certainly wrote nothing: the history
+// entry was refused as a duplicate (or the test hook failed first).
+func (s *Store) apply(ctx context.Context, res *fhir.Resource, order, tx string) (untouched bool, err error) {
 	if err := s.step(stepHistory, res); err != nil {
-		return err
+		return !errors.Is(err, errAbandon), err
 	}
-	if _, err := s.history.InsertOne(ctx, newVersion(res, tx)); err != nil {
-		return err
+	if _, err := s.history.InsertOne(ctx, newVersion(res, order, tx)); err != nil {
+		return mongo.IsDuplicateKeyError(err), err
 	}
 	if res.Version > 1 {
 		if err := s.step(stepUntil, res); err != nil {
-			return err
+			return false, err
 		}
 		_, err := s.history.UpdateOne(ctx,
 			bson.D{{Key: "_id", Value: versionKey(res.Type, res.ID, res.Version-1)}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "until", Value: micros(res.LastUpdated)}}}})
 		if err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := s.step(stepCurrent, res); err != nil {
-		return err
+		return false, err
 	}
-	doc := newCurrent(res, tx)
+	doc := newCurrent(res, order, tx)
 	if res.Version == 1 {
 		_, err := s.resources.InsertOne(ctx, doc)
-		return err
+		return false, err
 	}
 	r, err := s.resources.ReplaceOne(ctx,
 		bson.D{{Key: "_id", Value: doc.Key}, {Key: "version", Value: res.Version - 1}}, doc)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if r.MatchedCount == 0 {
-		return fhir.ErrVersionConflict
+		return false, fhir.ErrVersionConflict
 	}
-	return nil
+	return false, nil
 }
 
 func (s *Store) step(name string, res *fhir.Resource) error {

@@ -36,11 +36,12 @@ func Start(t testing.TB) (uri string) {
 		return uri
 	}
 
+	// The data lives only as long as the test: SQLite need not sync it.
 	dir := t.TempDir()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
+		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(off)",
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -1,0 +1,120 @@
+package mongostore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/mongostore"
+	"github.com/oncofhir/oncofhir/fhir/mongostore/ferrettest"
+	"github.com/oncofhir/oncofhir/fhir/storetest"
+)
+
+// open starts (or, with MONGO_TEST_URI, reuses) a server and opens a store
+// on a fresh database. storetest.Run closes the stores it is given; the
+// benchmarks close theirs here.
+func open(t testing.TB, o mongostore.Options) *mongostore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := mongostore.OpenWith(ctx, ferrettest.Start(t), "", o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+// TestContract runs the Store contract with units as the server allows
+// (journalled on FerretDB, transactions on a replica set).
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) fhir.Store { return open(t, mongostore.Options{}) })
+}
+
+// TestContractJournal runs the contract with the journal forced, which
+// matters when MONGO_TEST_URI names a replica set; on FerretDB it is what
+// TestContract already ran.
+func TestContractJournal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	s := open(t, mongostore.Options{})
+	defer s.Close()
+	if !s.Transactions() {
+		t.Skip("the server has no transactions: TestContract used the journal")
+	}
+	storetest.Run(t, func(t *testing.T) fhir.Store { return open(t, mongostore.Options{Units: mongostore.UnitsJournal}) })
+}
+
+// The benchmarks run on FerretDB unless MONGO_TEST_URI names a MongoDB;
+// FerretDB figures say nothing about MongoDB (see DESIGN.md, Storage).
+
+// patientJSON is a Patient of about 1.5 KB.
+func patientJSON(id string, version int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"resourceType":"Patient","id":%q,"meta":{"versionId":"%d","lastUpdated":"2025-01-02T03:04:05.678Z"},`, id, version)
+	b.WriteString(`"identifier":[{"system":"urn:oid:1.2.36.146.595.217.0.1","value":"` + id + `"},{"system":"http://hospital.example/mrn","value":"MRN-` + id + `"}],`)
+	b.WriteString(`"active":true,"name":[{"use":"official","family":"Chalmers","given":["Peter","James"]},{"use":"usual","given":["Jim"]},{"use":"maiden","family":"Windsor","given":["Peter","James"],"period":{"end":"2002"}}],`)
+	b.WriteString(`"telecom":[{"use":"home"},{"system":"phone","value":"(03) 5555 6473","use":"work","rank":1},{"system":"phone","value":"(03) 3410 5613","use":"mobile","rank":2},{"system":"phone","value":"(03) 5555 8834","use":"old","period":{"end":"2014"}}],`)
+	b.WriteString(`"gender":"male","birthDate":"1974-12-25","_birthDate":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/patient-birthTime","valueDateTime":"1974-12-25T14:35:45-05:00"}]},"deceasedBoolean":false,`)
+	b.WriteString(`"address":[{"use":"home","type":"both","text":"534 Erewhon St PeasantVille, Rainbow, Vic  3999","line":["534 Erewhon St"],"city":"PleasantVille","district":"Rainbow","state":"Vic","postalCode":"3999","period":{"start":"1974-12-25"}}],`)
+	b.WriteString(`"contact":[{"relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0131","code":"N"}]}],"name":{"family":"du Marché","_family":{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/humanname-own-prefix","valueString":"VV"}]},"given":["Bénédicte"]},"telecom":[{"system":"phone","value":"+33 (237) 998327"}],"address":{"use":"home","type":"both","line":["534 Erewhon St"],"city":"PleasantVille","district":"Rainbow","state":"Vic","postalCode":"3999","period":{"start":"1974-12-25"}},"gender":"female","period":{"start":"2012"}}],`)
+	b.WriteString(`"managingOrganization":{"reference":"Organization/1"},"extension":[{"url":"http://example.org/weight","valueDecimal":72.50},{"url":"http://example.org/score","valueDecimal":1e2}]}`)
+	return []byte(b.String())
+}
+
+func patient(id string, version int) *fhir.Resource {
+	return &fhir.Resource{
+		Type: "Patient", ID: id, Version: version, Method: "PUT",
+		LastUpdated: fhir.TruncateTime(time.Now()),
+		JSON:        patientJSON(id, version),
+		Tokens: []fhir.Token{
+			{Param: "identifier", System: "urn:oid:1.2.36.146.595.217.0.1", Code: id},
+			{Param: "identifier", System: "http://hospital.example/mrn", Code: "MRN-" + id},
+		},
+	}
+}
+
+func write(b *testing.B, s *mongostore.Store, r *fhir.Resource) {
+	if err := s.Write(context.Background(), func(tx fhir.Tx) error { return tx.Put(r) }); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkCreate(b *testing.B) {
+	s := open(b, mongostore.Options{})
+	defer s.Close()
+	b.SetBytes(int64(len(patientJSON("p0000000", 1))))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		write(b, s, patient(fmt.Sprintf("p%07d", i), 1))
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	s := open(b, mongostore.Options{})
+	defer s.Close()
+	const n = 100
+	for i := range n {
+		write(b, s, patient(fmt.Sprintf("p%07d", i), 1))
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.Read(ctx, "Patient", fmt.Sprintf("p%07d", i%n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUpdate(b *testing.B) {
+	s := open(b, mongostore.Options{})
+	defer s.Close()
+	write(b, s, patient("p", 1))
+	b.ResetTimer()
+	for v := 2; b.Loop(); v++ {
+		write(b, s, patient("p", v))
+	}
+}
