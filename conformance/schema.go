@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -42,7 +43,11 @@ const (
 //     range (the schema gives them a pattern, which JSON schema applies to
 //     strings only);
 //   - items of repeating primitives and of their "_" companions may be
-//     null, which FHIR JSON uses to keep the two arrays aligned.
+//     null, which FHIR JSON uses to keep the two arrays aligned;
+//   - the FHIR version enumerations (CapabilityStatement.fhirVersion,
+//     StructureDefinition.fhirVersion, ImplementationGuide.fhirVersion)
+//     accept 4.0.1: the schema stops at 4.0.0, though R4's own FHIR-version
+//     code system (valuesets.json) has 4.0.1, the version of R4 itself.
 func schemaDocument() (map[string]any, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(schemaGzip))
 	if err != nil {
@@ -119,6 +124,10 @@ func patchDefinition(name string, d any, integerRange map[string][2]int64, nulla
 			continue
 		}
 		patchInline(ps, integerRange)
+		addFHIRVersion(ps)
+		if items, ok := ps["items"].(map[string]any); ok {
+			addFHIRVersion(items)
+		}
 		if ps["type"] != "array" {
 			continue
 		}
@@ -166,4 +175,13 @@ var primitivePatterns = map[string]string{
 	"integer":     `^-?([0]|([1-9][0-9]*))$`,
 	"positiveInt": `^[1-9][0-9]*$`,
 	"unsignedInt": `^[0]|([1-9][0-9]*)$`,
+}
+
+// addFHIRVersion adds 4.0.1 to an enumeration of FHIR versions.
+func addFHIRVersion(sch map[string]any) {
+	enum, ok := sch["enum"].([]any)
+	if !ok || !slices.Contains(enum, any("4.0.0")) || slices.Contains(enum, any("4.0.1")) {
+		return
+	}
+	sch["enum"] = append(slices.Clone(enum), "4.0.1")
 }

@@ -460,3 +460,18 @@ func TestPrepare(t *testing.T) {
 		t.Error("Prepare(Spaceship) = nil, want an error")
 	}
 }
+
+func TestFHIRVersion401IsAccepted(t *testing.T) {
+	v := testValidator(t)
+	for _, tc := range []struct{ typ, body string }{
+		{"StructureDefinition", `{"resourceType":"StructureDefinition","url":"http://example.org/sd","name":"X","status":"draft","kind":"resource","abstract":false,"type":"Patient","fhirVersion":"4.0.1"}`},
+		{"ImplementationGuide", `{"resourceType":"ImplementationGuide","url":"http://example.org/ig","name":"X","status":"draft","packageId":"x","fhirVersion":["4.0.1"]}`},
+	} {
+		if err := v.Validate(tc.typ, []byte(tc.body)); err != nil {
+			t.Errorf("%s with fhirVersion 4.0.1: %v", tc.typ, err)
+		}
+	}
+	if err := v.Validate("StructureDefinition", []byte(`{"resourceType":"StructureDefinition","url":"http://example.org/sd","name":"X","status":"draft","kind":"resource","abstract":false,"type":"Patient","fhirVersion":"9.9.9"}`)); err == nil {
+		t.Error("fhirVersion 9.9.9 accepted")
+	}
+}
