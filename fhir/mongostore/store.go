@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,34 +184,71 @@ func supportsTransactions(hello bson.Raw) bool {
 	return false
 }
 
-// createIndexes declares what the queries use. It is idempotent, so every
-// process may run it at start. (FerretDB v1 accepts the indexes but scans
-// the collection for any filter but _id equality.)
+// createIndexes declares what the queries use, once per database: it
+// lists the indexes there are and creates the missing ones, one per
+// command. (FerretDB v1 accepts indexes but scans the collection for any
+// filter but _id equality; and it fails a createIndexes that names two or
+// more indexes that already exist, which every start after the first, or
+// two processes starting at once, would send.)
 func (s *Store) createIndexes(ctx context.Context) error {
-	idx := func(keys ...string) mongo.IndexModel {
-		d := bson.D{}
-		for _, k := range keys {
-			dir := 1
-			if k[0] == '-' {
-				k, dir = k[1:], -1
-			}
-			d = append(d, bson.E{Key: k, Value: dir})
-		}
-		return mongo.IndexModel{Keys: d}
-	}
 	for _, c := range []struct {
 		coll *mongo.Collection
-		idx  []mongo.IndexModel
+		keys [][]string
 	}{
-		{s.resources, []mongo.IndexModel{idx("keys"), idx("type", "_id"), idx("id")}},
-		{s.history, []mongo.IndexModel{idx("-order"), idx("type", "-order"), idx("type", "id", "-order"), idx("until", "lastUpdated")}},
-		{s.txlog, []mongo.IndexModel{idx("created")}},
+		{s.resources, [][]string{{"keys"}, {"type", "_id"}, {"id"}}},
+		{s.history, [][]string{{"-order"}, {"type", "-order"}, {"type", "id", "-order"}, {"until", "lastUpdated"}}},
+		{s.txlog, [][]string{{"created"}}},
 	} {
-		if _, err := c.coll.Indexes().CreateMany(ctx, c.idx); err != nil {
+		have, err := indexNames(ctx, c.coll)
+		if err != nil {
 			return err
+		}
+		for _, keys := range c.keys {
+			m, name := indexModel(keys)
+			if have[name] {
+				continue
+			}
+			if _, err := c.coll.Indexes().CreateOne(ctx, m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// indexModel is an index on the given fields ("-field" for descending),
+// named as the server would name it.
+func indexModel(keys []string) (mongo.IndexModel, string) {
+	d := bson.D{}
+	var name []string
+	for _, k := range keys {
+		dir := 1
+		if k[0] == '-' {
+			k, dir = k[1:], -1
+		}
+		d = append(d, bson.E{Key: k, Value: dir})
+		name = append(name, fmt.Sprintf("%s_%d", k, dir))
+	}
+	n := strings.Join(name, "_")
+	return mongo.IndexModel{Keys: d, Options: options.Index().SetName(n)}, n
+}
+
+func indexNames(ctx context.Context, c *mongo.Collection) (map[string]bool, error) {
+	cur, err := c.Indexes().List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var specs []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		return nil, err
+	}
+	names := make(map[string]bool, len(specs))
+	for _, sp := range specs {
+		names[sp.Name] = true
+	}
+	return names, nil
 }
 
 // Transactions reports whether units of work run as server transactions

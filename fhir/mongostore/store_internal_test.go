@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/mongostore/ferrettest"
 )
 
 func TestJSONIsKeptByteForByte(t *testing.T) {
@@ -247,4 +248,36 @@ func TestDatabaseName(t *testing.T) {
 	if !strings.HasSuffix(uri, "/"+s.db.Name()) {
 		t.Fatalf("database %q, URI %q: the URI's path must win", s.db.Name(), uri)
 	}
+}
+
+func TestSeveralStoresShareOneDatabase(t *testing.T) {
+	uri := ferrettest.Start(t)
+	// Processes starting at once on a new database, then one more later:
+	// each declares the indexes.
+	stores := make([]*Store, 3)
+	errs := make(chan error, len(stores))
+	for i := range stores {
+		go func() {
+			s, err := OpenWith(context.Background(), uri, "", Options{})
+			stores[i] = s
+			errs <- err
+		}()
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+	}
+	for _, s := range stores {
+		t.Cleanup(func() { s.Close() })
+	}
+	put(t, stores[0], patient("a", 1))
+	put(t, stores[1], patient("a", 2))
+	late := openURI(t, uri, Options{})
+	got, err := late.Read(context.Background(), "Patient", "a")
+	if err != nil || got.Version != 2 {
+		t.Fatalf("Read through another store = %+v, %v; want version 2", got, err)
+	}
+	err = stores[2].Write(context.Background(), func(tx fhir.Tx) error { return tx.Put(patient("a", 2)) })
+	wantErr(t, err, fhir.ErrVersionConflict)
 }

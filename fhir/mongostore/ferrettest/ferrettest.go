@@ -42,7 +42,7 @@ func Start(t testing.TB) (uri string) {
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(off)",
-		Logger:    slog.New(slog.DiscardHandler),
+		Logger:    logger(),
 	})
 	if err != nil {
 		t.Fatalf("ferrettest: start FerretDB: %v", err)
@@ -62,6 +62,17 @@ func Start(t testing.TB) (uri string) {
 	uri = WithDatabase(f.MongoDBURI(), db)
 	ping(t, uri)
 	return uri
+}
+
+// EnvLog names the environment variable that, set to any value, sends
+// FerretDB's log to stderr at debug level; it is discarded otherwise.
+const EnvLog = "FERRETTEST_LOG"
+
+func logger() *slog.Logger {
+	if os.Getenv(EnvLog) == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // WithDatabase returns uri with its path set to db, keeping hosts and
