@@ -35,6 +35,9 @@ func (is *issues) sorted(max int) []*fhir.Error {
 		if c := compareLoc(a.loc, b.loc); c != 0 {
 			return c
 		}
+		if a.code != b.code {
+			return int(a.code) - int(b.code)
+		}
 		return strings.Compare(a.rule, b.rule)
 	})
 	var out []*fhir.Error
