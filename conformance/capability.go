@@ -94,10 +94,10 @@ func CapabilityStatement(opts Options) ([]byte, error) {
 
 	implURL := base.String()
 	cs := models.CapabilityStatement{
-		Status:      models.PublicationStatusActive,
-		Date:        date.UTC().Format(time.RFC3339),
-		Kind:        models.CapabilityStatementKindInstance,
-		Software:    &models.CapabilityStatementSoftware{Name: opts.SoftwareName, Version: optional(opts.SoftwareVersion)},
+		Status:   models.PublicationStatusActive,
+		Date:     date.UTC().Format(time.RFC3339),
+		Kind:     models.CapabilityStatementKindInstance,
+		Software: &models.CapabilityStatementSoftware{Name: opts.SoftwareName, Version: optional(opts.SoftwareVersion)},
 		Implementation: &models.CapabilityStatementImplementation{
 			Description: description,
 			Url:         &implURL,
