@@ -15,8 +15,9 @@
 //     "param|system|code" and "param||code" (any system), so that a token
 //     search is equality on an array field;
 //   - history: every version, _id "Type/id/version", with order, a string
-//     sorting versions by lastUpdated and then by write order, which serves
-//     newest-first paging of one resource, one type or the whole system
+//     sorting versions by lastUpdated and then by write order, and never
+//     before the version it replaces, which serves newest-first paging of
+//     one resource, one type or the whole system without a shared counter
 //     (the cursor is the order of a page's last entry), and until, when the
 //     version stopped being current, for _at;
 //   - txlog: journals of units of work being committed without a server
@@ -26,7 +27,9 @@
 //
 // On a replica set or through mongos (hello reports setName, or msg
 // "isdbgrid"), Write runs fn in a session with WithTransaction: the unit is
-// all-or-nothing and invisible until committed.
+// all-or-nothing and invisible until committed. The driver may run fn
+// again when the server reports the whole transaction as transient (an
+// election, a lost commit acknowledgement).
 //
 // On a server without transactions (a standalone mongod, FerretDB v1),
 // Write uses a journal. Puts are buffered (reads and searches through the

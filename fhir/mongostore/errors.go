@@ -25,7 +25,8 @@ const (
 //   - no document → fhir.ErrNotFound;
 //   - duplicate key, write conflict → fhir.ErrVersionConflict;
 //   - network, timeout, server selection, closed client → fhir.ErrUnavailable;
-//   - context cancellation as it is; our own errors as they are;
+//   - context cancellation as it is, an expired deadline as unavailable
+//     too; our own errors as they are;
 //   - anything else: a plain error with the driver's message.
 func translate(err error) error {
 	if err == nil {
@@ -42,6 +43,8 @@ func translate(err error) error {
 		return fmt.Errorf("%w (%s)", fhir.ErrVersionConflict, err.Error())
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w (%s)", context.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %w (%s)", fhir.ErrUnavailable, context.DeadlineExceeded, err.Error())
 	case errors.Is(err, mongo.ErrClientDisconnected):
 		return errClosed
 	case unavailable(err):

@@ -47,7 +47,7 @@ const (
 
 // writeJournalled runs fn against a buffer and commits the buffer.
 func (s *Store) writeJournalled(ctx context.Context, fn func(tx fhir.Tx) error) error {
-	t := &journalTx{s: s, ctx: ctx, latest: map[string]*fhir.Resource{}, before: map[string]*current{}}
+	t := &journalTx{s: s, ctx: ctx, latest: map[string]*buffered{}, before: map[string]*current{}}
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -59,14 +59,13 @@ type journalTx struct {
 	s      *Store
 	ctx    context.Context
 	puts   []*fhir.Resource
-	latest map[string]*fhir.Resource // Type/id → last buffered version
-	before map[string]*current       // Type/id → stored current document at first Put (nil: none)
+	latest map[string]*buffered // Type/id → last buffered version
+	before map[string]*current  // Type/id → stored current document at first Put (nil: none)
 }
 
 func (t *journalTx) Read(typ, id string) (*fhir.Resource, error) {
 	if r, ok := t.latest[resourceKey(typ, id)]; ok {
-		c := *r
-		return &c, nil
+		return r.view(), nil
 	}
 	c, err := t.s.readCurrent(t.ctx, typ, id)
 	if err != nil {
@@ -94,9 +93,8 @@ func (t *journalTx) Search(q fhir.Query) ([]*fhir.Resource, error) {
 		return replaced
 	})
 	for _, r := range t.latest {
-		if matches(r, q) {
-			c := *r
-			out = append(out, &c)
+		if matches(&r.Resource, q) {
+			out = append(out, r.view())
 		}
 	}
 	sortResources(out)
@@ -127,14 +125,12 @@ func (t *journalTx) Put(res *fhir.Resource) error {
 			return t.s.fail(what(res), err)
 		}
 		if c != nil {
-			if c.Tx != "" {
-				pending, err := t.s.journalExists(t.ctx, c.Tx)
-				if err != nil {
-					return t.s.fail(what(res), err)
-				}
-				if pending {
-					return conflict(res)
-				}
+			pending, err := t.s.pending(t.ctx, c)
+			if err != nil {
+				return t.s.fail(what(res), err)
+			}
+			if pending {
+				return conflict(res)
 			}
 			have = c.Version
 		}
@@ -145,16 +141,32 @@ func (t *journalTx) Put(res *fhir.Resource) error {
 	if res.Version != have+1 {
 		return conflict(res)
 	}
-	c := *res
-	c.JSON = slices.Clone(res.JSON)
-	c.Tokens = slices.Clone(res.Tokens)
-	t.puts = append(t.puts, &c)
-	t.latest[key] = &c
+	b := &buffered{Resource: *res}
+	b.JSON = slices.Clone(res.JSON)
+	b.Tokens = slices.Clone(res.Tokens)
+	t.puts = append(t.puts, &b.Resource)
+	t.latest[key] = b
 	return nil
 }
 
-func (s *Store) journalExists(ctx context.Context, id string) (bool, error) {
-	return exists(ctx, s.txlog, bson.D{{Key: "_id", Value: id}})
+// buffered is a Put waiting for commit.
+type buffered struct{ fhir.Resource }
+
+// view is what reads through the unit return: a copy, without the tokens,
+// as a read from the store would be.
+func (b *buffered) view() *fhir.Resource {
+	c := b.Resource
+	c.Tokens = nil
+	return &c
+}
+
+// pending reports whether c was written by a unit that is still
+// committing, or whose process died before it could.
+func (s *Store) pending(ctx context.Context, c *current) (bool, error) {
+	if c.Tx == "" {
+		return false, nil
+	}
+	return exists(ctx, s.txlog, bson.D{{Key: "_id", Value: c.Tx}})
 }
 
 // exists is a find of one _id, cheaper than a count (an aggregation) on

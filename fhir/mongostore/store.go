@@ -161,10 +161,9 @@ func (s *Store) open(ctx context.Context, units Units) error {
 	if err := s.createIndexes(ctx); err != nil {
 		return err
 	}
-	if !s.transactions {
-		return s.recover(ctx)
-	}
-	return nil
+	// Also under transactions: journals may be left from a time the
+	// server had none, or from a process that forced the journal.
+	return s.recover(ctx)
 }
 
 // supportsTransactions reads a hello reply: a replica set member names its

@@ -115,6 +115,14 @@ func (t *sessionTx) Put(res *fhir.Resource) error {
 	have, prevOrder := 0, ""
 	if cur != nil {
 		have, prevOrder = cur.Version, cur.Order
+		// Written by a journalled unit (a process forcing the journal on
+		// this database) that may yet be rolled back: see journalTx.Put.
+		if pending, err := t.s.pending(t.ctx, cur); err != nil {
+			t.err = t.s.fail(what(res), err)
+			return t.err
+		} else if pending {
+			return conflict(res)
+		}
 	}
 	if res.Version != have+1 {
 		return conflict(res)
