@@ -1,0 +1,10 @@
+// Package rest serves the FHIR R4 REST API under /fhir with echo: the
+// instance, type and system interactions (read, vread, create, update,
+// patch, delete, conditional variants, history, batch and transaction) and
+// the CapabilityStatement. Every route is listed in Register; every error is
+// written by ErrorHandler as an OperationOutcome.
+//
+// Handlers turn an HTTP request into an interaction value and run it through
+// the same code that runs each entry of a batch or transaction Bundle, so a
+// rule enforced for one is enforced for the other.
+package rest

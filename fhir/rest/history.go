@@ -1,0 +1,152 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+const (
+	defaultCount = 20
+	maxCount     = 1000
+)
+
+// history serves instance, type and system history, newest first.
+func (h *handler) history(c echo.Context) error {
+	if err := negotiate(c.Request()); err != nil {
+		return err
+	}
+	q := fhir.HistoryQuery{Type: c.Param("type"), ID: c.Param("id"), Count: defaultCount}
+	if q.Type != "" {
+		if err := h.checkType(q.Type); err != nil {
+			return err
+		}
+	}
+	if q.ID != "" {
+		if err := checkID(q.ID); err != nil {
+			return err
+		}
+	}
+	params := c.QueryParams()
+	if v := params.Get("_since"); v != "" {
+		start, _, err := fhir.ParseDateRange(v)
+		if err != nil {
+			return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "_since is not a valid instant", Expression: []string{"_since"}}
+		}
+		q.Since = start
+	}
+	if v := params.Get("_at"); v != "" {
+		start, end, err := fhir.ParseDateRange(v)
+		if err != nil {
+			return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "_at is not a valid date or dateTime", Expression: []string{"_at"}}
+		}
+		q.AtStart, q.AtEnd = start, end
+	}
+	if v := params.Get("_count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "_count must be a non-negative integer", Expression: []string{"_count"}}
+		}
+		q.Count = min(n, maxCount)
+	}
+	q.Cursor = params.Get("_cursor")
+	if q.ID != "" {
+		// An instance that never existed has no history: 404, not an empty page.
+		if _, err := h.Store.VRead(c.Request().Context(), q.Type, q.ID, 1); err != nil {
+			if err == fhir.ErrNotFound || isNotFound(err) {
+				return notFound(q.Type, q.ID)
+			}
+			return err
+		}
+	}
+	var page *fhir.HistoryPage
+	if q.Count > 0 {
+		var err error
+		if page, err = h.Store.History(c.Request().Context(), q); err != nil {
+			return err
+		}
+	} else {
+		page = &fhir.HistoryPage{}
+	}
+	b := models.Bundle{Type: models.BundleTypeHistory, Entry: make([]models.BundleEntry, 0, len(page.Entries))}
+	self := h.BaseURL
+	if q.Type != "" {
+		self += "/" + q.Type
+	}
+	if q.ID != "" {
+		self += "/" + q.ID
+	}
+	self += "/_history"
+	b.Link = append(b.Link, models.BundleLink{Relation: "self", Url: self + queryString(params)})
+	if page.Next != "" {
+		next := cloneValues(params)
+		next.Set("_cursor", page.Next)
+		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + queryString(next)})
+	}
+	for _, r := range page.Entries {
+		b.Entry = append(b.Entry, h.historyEntry(r))
+	}
+	body, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	writeJSON(c, http.StatusOK, body)
+	return nil
+}
+
+func (h *handler) historyEntry(r *fhir.Resource) models.BundleEntry {
+	full := h.BaseURL + "/" + r.Type + "/" + r.ID
+	e := models.BundleEntry{FullUrl: &full}
+	req := &models.BundleEntryRequest{Url: r.Type + "/" + r.ID}
+	resp := &models.BundleEntryResponse{}
+	lm := r.LastUpdated.UTC().Format(fhir.InstantFormat)
+	resp.LastModified = &lm
+	switch r.Method {
+	case http.MethodPost:
+		req.Method, req.Url, resp.Status = models.HTTPVerbPOST, r.Type, "201 Created"
+	case http.MethodPatch:
+		req.Method, resp.Status = models.HTTPVerbPATCH, "200 OK"
+	case http.MethodDelete:
+		req.Method, resp.Status = models.HTTPVerbDELETE, "204 No Content"
+	default:
+		req.Method, resp.Status = models.HTTPVerbPUT, "200 OK"
+		if r.Version == 1 {
+			resp.Status = "201 Created"
+		}
+	}
+	if r.Deleted {
+		req.Method, req.Url, resp.Status = models.HTTPVerbDELETE, r.Type+"/"+r.ID, "204 No Content"
+	} else {
+		etag := r.ETag()
+		resp.Etag = &etag
+		e.Resource = r.JSON
+	}
+	e.Request, e.Response = req, resp
+	return e
+}
+
+func isNotFound(err error) bool {
+	fe := fhir.AsError(err)
+	return fe.Code == fhir.CodeNotFound
+}
+
+func queryString(v url.Values) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return "?" + v.Encode()
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := make(url.Values, len(v))
+	for k, vals := range v {
+		c[k] = append([]string(nil), vals...)
+	}
+	return c
+}

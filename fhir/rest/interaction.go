@@ -1,0 +1,334 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+type handler struct {
+	Deps
+}
+
+func newHandler(d Deps) *handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.NewID == nil {
+		d.NewID = uuid.NewString
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.IsResourceType == nil {
+		d.IsResourceType = fhir.ValidTypeName
+	}
+	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
+	return &handler{Deps: d}
+}
+
+// interaction is one FHIR interaction, read from an HTTP request or from a
+// Bundle entry.
+type interaction struct {
+	method      string // GET, POST, PUT, PATCH, DELETE
+	typ, id     string
+	vid         string
+	criteria    string // conditional update/patch/delete: the search part of the URL
+	ifNoneExist string
+	ifMatch     string
+	body        []byte      // JSON Patch document for PATCH
+	obj         fhir.Object // parsed and validated resource for POST and PUT
+	assignedID  string      // transaction: the id decided before the writes
+	matched     *fhir.Resource
+}
+
+// outcome is what an interaction produced.
+type outcome struct {
+	status int
+	res    *fhir.Resource // the version written or read (nil for none)
+	info   string         // human-readable note for Prefer: return=OperationOutcome
+	body   []byte         // a body other than res.JSON
+}
+
+// checkType refuses resource types the server does not know.
+func (h *handler) checkType(typ string) error {
+	if !h.IsResourceType(typ) {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusNotFound, Diagnostics: "unknown resource type " + sanitize(typ)}
+	}
+	return nil
+}
+
+func checkID(id string) error {
+	if !fhir.ValidID(id) {
+		return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "invalid resource id: ids are 1-64 letters, digits, '-' and '.'"}
+	}
+	return nil
+}
+
+// prepare parses and validates the resource of a create or update before
+// any storage work: resourceType must match the URL and, on update, the id
+// in the body must match the id in the URL.
+func (h *handler) prepare(in *interaction) error {
+	o, err := fhir.ParseObject(in.body)
+	if err != nil {
+		return err
+	}
+	rt := o.String("resourceType")
+	if rt == "" {
+		return &fhir.Error{Code: fhir.CodeRequired, Diagnostics: "resourceType is missing", Expression: []string{"resourceType"}}
+	}
+	if rt != in.typ {
+		return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "resourceType " + sanitize(rt) + " does not match the URL type " + in.typ, Expression: []string{"resourceType"}}
+	}
+	if in.method == http.MethodPut && in.id != "" {
+		bodyID := o.String("id")
+		if bodyID == "" {
+			return &fhir.Error{Code: fhir.CodeRequired, Status: http.StatusBadRequest, Diagnostics: "an update must carry the resource id in the body", Expression: []string{in.typ + ".id"}}
+		}
+		if bodyID != in.id {
+			return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "the id in the body does not match the id in the URL", Expression: []string{in.typ + ".id"}}
+		}
+	}
+	if h.Validator != nil {
+		if err := h.Validator.Validate(in.typ, in.body); err != nil {
+			return err
+		}
+	}
+	in.obj = o
+	return nil
+}
+
+// write runs fn as one unit of work. A unit that lost a race is run again:
+// it re-reads the current version, so an If-Match that no longer holds
+// answers 412 and nothing is lost.
+func (h *handler) write(ctx context.Context, fn func(tx fhir.Tx) (*outcome, error)) (*outcome, error) {
+	const attempts = 8
+	for i := 0; ; i++ {
+		var out *outcome
+		err := h.Store.Write(ctx, func(tx fhir.Tx) error {
+			var err error
+			out, err = fn(tx)
+			return err
+		})
+		if err == nil {
+			return out, nil
+		}
+		if !errors.Is(err, fhir.ErrVersionConflict) || i == attempts-1 {
+			return nil, err
+		}
+	}
+}
+
+// apply runs a write interaction inside tx.
+func (h *handler) apply(tx fhir.Tx, in *interaction) (*outcome, error) {
+	switch in.method {
+	case http.MethodPost:
+		return h.doCreate(tx, in)
+	case http.MethodPut:
+		if in.id == "" {
+			return h.doConditional(tx, in, h.doUpdate)
+		}
+		return h.doUpdate(tx, in)
+	case http.MethodPatch:
+		if in.id == "" {
+			return h.doConditional(tx, in, h.doPatch)
+		}
+		return h.doPatch(tx, in)
+	case http.MethodDelete:
+		if in.id == "" {
+			return h.doConditional(tx, in, h.doDelete)
+		}
+		return h.doDelete(tx, in)
+	}
+	return nil, &fhir.Error{Code: fhir.CodeNotSupported, Diagnostics: "method not supported"}
+}
+
+// store stamps and stores a new version.
+func (h *handler) store(tx fhir.Tx, o fhir.Object, typ, id string, version int, method string, status int) (*outcome, error) {
+	now := fhir.TruncateTime(h.Now())
+	if err := fhir.Stamp(o, id, version, now); err != nil {
+		return nil, err
+	}
+	res := &fhir.Resource{
+		Type: typ, ID: id, Version: version, LastUpdated: now, Method: method,
+		JSON: o.Bytes(), Tokens: fhir.Identifiers(o),
+	}
+	if err := tx.Put(res); err != nil {
+		return nil, err
+	}
+	return &outcome{status: status, res: res}, nil
+}
+
+func (h *handler) doCreate(tx fhir.Tx, in *interaction) (*outcome, error) {
+	if in.matched != nil {
+		return &outcome{status: http.StatusOK, res: in.matched, info: "an existing resource matched If-None-Exist; nothing was created"}, nil
+	}
+	if in.ifNoneExist != "" && in.assignedID == "" {
+		m, err := h.matchOne(tx, in.typ, in.ifNoneExist)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			return &outcome{status: http.StatusOK, res: m, info: "an existing resource matched If-None-Exist; nothing was created"}, nil
+		}
+	}
+	id := in.assignedID
+	if id == "" {
+		id = h.NewID()
+	}
+	return h.store(tx, in.obj.Clone(), in.typ, id, 1, http.MethodPost, http.StatusCreated)
+}
+
+// current reads the version an update, patch or delete starts from and
+// checks If-Match against it. cur is nil when the resource never existed.
+func current(tx fhir.Tx, in *interaction) (*fhir.Resource, error) {
+	cur, err := tx.Read(in.typ, in.id)
+	if errors.Is(err, fhir.ErrNotFound) {
+		cur, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if in.ifMatch != "" {
+		want, ok := parseETag(in.ifMatch)
+		if !ok {
+			return nil, fhir.Errorf(fhir.CodeInvalid, "If-Match must be a version ETag such as W/\"3\"")
+		}
+		if cur == nil || cur.Version != want {
+			return nil, &fhir.Error{Code: fhir.CodeConflict, Status: http.StatusPreconditionFailed,
+				Diagnostics: "If-Match does not name the current version"}
+		}
+	}
+	return cur, nil
+}
+
+func parseETag(s string) (int, bool) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "W/")
+	s = strings.Trim(s, `"`)
+	v, err := strconv.Atoi(s)
+	return v, err == nil && v > 0
+}
+
+func (h *handler) doUpdate(tx fhir.Tx, in *interaction) (*outcome, error) {
+	cur, err := current(tx, in)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return h.store(tx, in.obj.Clone(), in.typ, in.id, 1, http.MethodPut, http.StatusCreated)
+	}
+	status := http.StatusOK
+	if cur.Deleted {
+		status = http.StatusCreated
+	}
+	return h.store(tx, in.obj.Clone(), in.typ, in.id, cur.Version+1, http.MethodPut, status)
+}
+
+func (h *handler) doDelete(tx fhir.Tx, in *interaction) (*outcome, error) {
+	cur, err := current(tx, in)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return nil, notFound(in.typ, in.id)
+	}
+	if cur.Deleted {
+		return &outcome{status: http.StatusNoContent, res: cur, info: "the resource was already deleted"}, nil
+	}
+	res := &fhir.Resource{
+		Type: in.typ, ID: in.id, Version: cur.Version + 1, LastUpdated: fhir.TruncateTime(h.Now()),
+		Deleted: true, Method: http.MethodDelete,
+	}
+	if err := tx.Put(res); err != nil {
+		return nil, err
+	}
+	return &outcome{status: http.StatusNoContent, res: res, info: "deleted"}, nil
+}
+
+// doConditional resolves the criteria of a conditional update, patch or
+// delete to at most one resource and runs then on it.
+func (h *handler) doConditional(tx fhir.Tx, in *interaction, then func(fhir.Tx, *interaction) (*outcome, error)) (*outcome, error) {
+	q, err := h.criteria(in.typ, in.criteria)
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = 2
+	matches, err := tx.Search(q)
+	if err != nil {
+		return nil, err
+	}
+	if len(matches) > 1 {
+		return nil, multipleMatches()
+	}
+	next := *in
+	switch {
+	case len(matches) == 1:
+		if in.method == http.MethodPut {
+			if bodyID := in.obj.String("id"); bodyID != "" && bodyID != matches[0].ID {
+				return nil, &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "the id in the body does not match the resource the criteria found", Expression: []string{in.typ + ".id"}}
+			}
+		}
+		next.id = matches[0].ID
+	case in.method == http.MethodPut:
+		next.id = in.obj.String("id")
+		if next.id == "" {
+			next.id = in.assignedID
+		}
+		if next.id == "" {
+			next.id = h.NewID()
+		}
+		if err := checkID(next.id); err != nil {
+			return nil, err
+		}
+	case in.method == http.MethodDelete:
+		return &outcome{status: http.StatusNoContent, info: "no resource matched the criteria; nothing was deleted"}, nil
+	default:
+		return nil, &fhir.Error{Code: fhir.CodeNotFound, Diagnostics: "no resource matched the criteria"}
+	}
+	return then(tx, &next)
+}
+
+func multipleMatches() error {
+	return &fhir.Error{Code: fhir.CodeMultipleMatches, Diagnostics: "the criteria match more than one resource"}
+}
+
+func notFound(typ, id string) error {
+	return &fhir.Error{Code: fhir.CodeNotFound, Diagnostics: typ + "/" + id + " is not known"}
+}
+
+func gone(typ, id string) error {
+	return &fhir.Error{Code: fhir.CodeDeleted, Diagnostics: typ + "/" + id + " has been deleted"}
+}
+
+// matchOne runs If-None-Exist style criteria: nil when nothing matches, the
+// match when one does, 412 when several do.
+func (h *handler) matchOne(tx fhir.Tx, typ, criteria string) (*fhir.Resource, error) {
+	q, err := h.criteria(typ, criteria)
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = 2
+	matches, err := tx.Search(q)
+	if err != nil {
+		return nil, err
+	}
+	switch len(matches) {
+	case 0:
+		return nil, nil
+	case 1:
+		return matches[0], nil
+	}
+	return nil, multipleMatches()
+}

@@ -1,0 +1,48 @@
+package rest
+
+import (
+	"net/http"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+// doPatch applies a JSON Patch to the current version; the result is
+// validated like any other write and must keep its type and id.
+func (h *handler) doPatch(tx fhir.Tx, in *interaction) (*outcome, error) {
+	cur, err := current(tx, in)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return nil, notFound(in.typ, in.id)
+	}
+	if cur.Deleted {
+		return nil, gone(in.typ, in.id)
+	}
+	p, err := jsonpatch.DecodePatch(in.body)
+	if err != nil {
+		return nil, fhir.Errorf(fhir.CodeStructure, "the body is not a JSON Patch document")
+	}
+	patched, err := p.Apply(cur.JSON)
+	if err != nil {
+		return nil, &fhir.Error{Code: fhir.CodeProcessing, Diagnostics: "the patch could not be applied: a path does not exist or a test failed"}
+	}
+	o, err := fhir.ParseObject(patched)
+	if err != nil {
+		return nil, err
+	}
+	if o.String("resourceType") != in.typ {
+		return nil, &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "a patch may not change resourceType", Expression: []string{"resourceType"}}
+	}
+	if o.String("id") != in.id {
+		return nil, &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "a patch may not change the id", Expression: []string{in.typ + ".id"}}
+	}
+	if h.Validator != nil {
+		if err := h.Validator.Validate(in.typ, o.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	return h.store(tx, o, in.typ, in.id, cur.Version+1, http.MethodPatch, http.StatusOK)
+}

@@ -1,0 +1,71 @@
+package rest
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+// Validator checks a resource before it is stored; it returns nil or the
+// issues found (a *fhir.Error, or an error carrying several).
+type Validator interface {
+	Validate(resourceType string, body []byte) error
+}
+
+// Deps is what the handlers need. BaseURL is the FHIR base (for example
+// http://localhost:8080/fhir), used for Location headers and Bundle links.
+type Deps struct {
+	Store          fhir.Store
+	Validator      Validator
+	BaseURL        string
+	IsResourceType func(string) bool
+	Capability     []byte // the CapabilityStatement, built once
+	Now            func() time.Time
+	NewID          func() string
+	MaxBodyBytes   int64 // request body limit; 0 means DefaultMaxBodyBytes
+	Logger         *slog.Logger
+}
+
+// DefaultMaxBodyBytes is the request body limit when Deps sets none.
+const DefaultMaxBodyBytes = 16 << 20
+
+// TypeInteractions and SystemInteractions name, by their CapabilityStatement
+// codes, the interactions Register serves; the CapabilityStatement is built
+// from them.
+var (
+	TypeInteractions   = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"}
+	SystemInteractions = []string{"transaction", "batch", "history-system"}
+)
+
+// Register lists every FHIR route under g (mounted at /fhir).
+func Register(g *echo.Group, d Deps) {
+	h := newHandler(d)
+	g.GET("/metadata", h.metadata)
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		g.Add(m, "/metadata", methodNotAllowed)
+	}
+
+	g.POST("", h.bundle)
+	g.GET("/_history", h.history)
+
+	g.POST("/:type", h.create)
+	g.PUT("/:type", h.conditionalUpdate)
+	g.PATCH("/:type", h.patch)
+	g.DELETE("/:type", h.conditionalDelete)
+	g.GET("/:type/_history", h.history)
+
+	g.GET("/:type/:id", h.read)
+	g.PUT("/:type/:id", h.update)
+	g.PATCH("/:type/:id", h.patch)
+	g.DELETE("/:type/:id", h.delete)
+	g.GET("/:type/:id/_history", h.history)
+	g.GET("/:type/:id/_history/:vid", h.vread)
+}
+
+func methodNotAllowed(echo.Context) error {
+	return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusMethodNotAllowed, Diagnostics: "method not allowed on this endpoint"}
+}
