@@ -92,7 +92,10 @@ var _ fhir.Store = (*Store)(nil)
 
 // Open connects to the server at uri and prepares the database: the one
 // named in the URI path when there is one, else dbName, else
-// DefaultDatabase.
+// DefaultDatabase. It declares the indexes, chooses how units of work are
+// made atomic (see Units) and rolls back journals left by crashed
+// processes. A server that cannot be reached is an error wrapping
+// fhir.ErrUnavailable.
 func Open(ctx context.Context, uri, dbName string) (*Store, error) {
 	return OpenWith(ctx, uri, dbName, Options{})
 }
