@@ -507,7 +507,7 @@ func (h *handler) respondBundle(c echo.Context, typ string, entries []*entry) er
 		}
 		be.Response = resp
 	}
-	body, err := json.Marshal(b)
+	body, err := marshal(b)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -82,4 +84,16 @@ func writeJSON(c echo.Context, status int, body []byte) {
 		return
 	}
 	_ = c.Blob(status, contentTypeFHIR, body)
+}
+
+// marshal writes a server-built resource without HTML escaping, so URLs in
+// links keep their '&'.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

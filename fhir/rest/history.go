@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -92,7 +91,7 @@ func (h *handler) history(c echo.Context) error {
 	for _, r := range page.Entries {
 		b.Entry = append(b.Entry, h.historyEntry(r))
 	}
-	body, err := json.Marshal(b)
+	body, err := marshal(b)
 	if err != nil {
 		return err
 	}

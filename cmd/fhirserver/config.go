@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Config is read once, here, from flags and FHIR_* environment variables
+// (a flag given on the command line wins), validated, and passed down.
+type Config struct {
+	Addr         string
+	BaseURL      string
+	DataDir      string
+	MongoURI     string
+	Demo         bool
+	MaxBodyBytes int64
+}
+
+// FHIRBase is the base URL of the FHIR API.
+func (c Config) FHIRBase() string { return strings.TrimRight(c.BaseURL, "/") + "/fhir" }
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	// Secrets may come from a file named by NAME_FILE.
+	if f, ok := os.LookupEnv(name + "_FILE"); ok {
+		if b, err := os.ReadFile(f); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if v, err := strconv.ParseBool(env(name, strconv.FormatBool(def))); err == nil {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(env(name, strconv.FormatInt(def, 10)), 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+
+// parseConfig reads the flags of serve and import.
+func parseConfig(name string, args []string) (Config, []string, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", env("FHIR_ADDR", "127.0.0.1:8080"), "listen address (FHIR_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("FHIR_BASE_URL", "http://localhost:8080"), "public base URL; the FHIR base is {base-url}/fhir (FHIR_BASE_URL)")
+	fs.StringVar(&c.DataDir, "data", env("FHIR_DATA", "./data"), "directory of the embedded store (FHIR_DATA)")
+	fs.StringVar(&c.MongoURI, "mongo-uri", env("FHIR_MONGO_URI", ""), "MongoDB URI; empty means the embedded store (FHIR_MONGO_URI, or FHIR_MONGO_URI_FILE)")
+	fs.BoolVar(&c.Demo, "demo", envBool("FHIR_DEMO", false), "load synthetic demo patients into an empty store (FHIR_DEMO)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body", envInt("FHIR_MAX_BODY", 16<<20), "largest request body in bytes (FHIR_MAX_BODY)")
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	return c, fs.Args(), c.validate()
+}
+
+func (c Config) validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--base-url must be an absolute http(s) URL")
+	}
+	if c.Addr == "" {
+		return fmt.Errorf("--addr is required")
+	}
+	if c.MongoURI == "" && c.DataDir == "" {
+		return fmt.Errorf("--data is required for the embedded store")
+	}
+	if c.MaxBodyBytes < 1024 {
+		return fmt.Errorf("--max-body must be at least 1024 bytes")
+	}
+	return nil
+}

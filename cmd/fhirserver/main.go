@@ -1,0 +1,65 @@
+// Command fhirserver is the FHIR R4 server: `fhirserver` (or `fhirserver
+// serve`) runs it; `fhirserver import FILE...` loads Bundles and NDJSON;
+// `fhirserver generate` writes synthetic oncology Bundles.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(context.Background(), os.Args[1:], logger); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "fhirserver:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, logger *slog.Logger) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, logger)
+	case "import":
+		return importCmd(ctx, args, logger)
+	case "generate":
+		return generateCmd(args)
+	case "help":
+		fmt.Println("usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags]")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (serve, import, generate)", cmd)
+}
+
+func serve(ctx context.Context, args []string, logger *slog.Logger) error {
+	cfg, _, err := parseConfig("serve", args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Config: cfg, Logger: logger}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "\nFHIR R4 server listening on %s (FHIR base %s)\n", m.Addr(), cfg.FHIRBase())
+	if cfg.Demo {
+		fmt.Fprintf(os.Stderr, "Try:\n  curl %s/metadata\n  curl %s/Patient/_history?_count=5\n  curl %s/_history?_count=10\n\n",
+			cfg.FHIRBase(), cfg.FHIRBase(), cfg.FHIRBase())
+	}
+	<-ctx.Done()
+	logger.Info("shutting down: draining requests")
+	return m.Close()
+}
