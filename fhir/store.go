@@ -13,7 +13,8 @@ import (
 // wrapping it) when the engine cannot serve; anything else is internal.
 type Store interface {
 	// Read returns the current version of a resource. A resource whose
-	// current version is a deletion is returned with Deleted set.
+	// current version is a deletion is returned with Deleted set. Resources
+	// returned by Read, VRead, Search and History carry no Tokens.
 	Read(ctx context.Context, typ, id string) (*Resource, error)
 	// VRead returns one version; deleted versions come back with Deleted set.
 	VRead(ctx context.Context, typ, id string, version int) (*Resource, error)
@@ -24,7 +25,9 @@ type Store interface {
 	History(ctx context.Context, q HistoryQuery) (*HistoryPage, error)
 	// Write runs fn as one unit of work: every Put inside it is stored, or
 	// none is (fn's error, or a failure to commit, discards them all). Reads
-	// through tx see the unit's own writes.
+	// through tx see the unit's own writes. An engine may run fn more than
+	// once (a transaction retried after a transient failure), so fn must
+	// not keep state between runs.
 	Write(ctx context.Context, fn func(tx Tx) error) error
 	// Close releases the engine; it waits for writes in progress.
 	Close() error
@@ -64,7 +67,9 @@ type HistoryQuery struct {
 	Cursor         string // opaque: from HistoryPage.Next
 }
 
-// HistoryPage is one page of versions, newest first. Next is empty on the
+// HistoryPage is one page of versions, newest first: by LastUpdated, and
+// for one resource always by version. Engines may order versions of
+// different resources written in the same millisecond differently. Next is empty on the
 // last page.
 type HistoryPage struct {
 	Entries []*Resource
