@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"time"
 
 	"github.com/oncofhir/oncofhir/fhir"
 )
@@ -129,14 +130,26 @@ var writeBehaviours = []behaviour{
 		e.onlyVersions("Patient", "a", a2, a1)
 	}},
 
-	{name: "a unit's writes are invisible outside it until it commits", run: func(e *env) {
+	{name: "a unit's writes are invisible to reads outside it, which do not wait for it", run: func(e *env) {
 		a := e.first("Patient", "a")
 		err := e.s.Write(e.ctx, func(tx fhir.Tx) error {
 			if err := tx.Put(a); err != nil {
 				return err
 			}
-			if _, err := e.s.Read(e.ctx, "Patient", "a"); !errors.Is(err, fhir.ErrNotFound) {
-				e.t.Errorf("Read outside the unit before commit: err = %v, want ErrNotFound", err)
+			// From another goroutine, as another request would: a read must
+			// neither see the unit nor wait for it.
+			outside := make(chan error, 1)
+			go func() {
+				_, err := e.s.Read(e.ctx, "Patient", "a")
+				outside <- err
+			}()
+			select {
+			case err := <-outside:
+				if !errors.Is(err, fhir.ErrNotFound) {
+					e.t.Errorf("Read outside the unit before commit: err = %v, want ErrNotFound", err)
+				}
+			case <-time.After(5 * time.Second):
+				e.t.Errorf("Read outside the unit waited for the unit of work in progress")
 			}
 			return nil
 		})
