@@ -16,9 +16,10 @@
 // read-only connections and, thanks to WAL mode, never wait for a writer.
 //
 // LastUpdated is kept to the microsecond (stored as Unix microseconds) and
-// returned in UTC. The history cursor is the seq of the last entry of a
-// page. History pages hold DefaultPageSize entries when Count is zero and at
-// most MaxPageSize.
+// returned in UTC. History is newest first by LastUpdated, for one
+// resource by version, and in write order within the same microsecond; its
+// cursor is the sort key of the last entry of a page. History pages hold
+// DefaultPageSize entries when Count is zero and at most MaxPageSize.
 //
 // Errors from the driver are translated here: a write that lost a race is
 // fhir.ErrVersionConflict, a busy, full or unreadable database is

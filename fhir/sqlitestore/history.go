@@ -15,10 +15,11 @@ const (
 	MaxPageSize     = 1000
 )
 
-// History returns versions newest first, that is in the reverse of the
-// order they were written (seq). The cursor is the seq of the last entry
-// of the page, so paging walks every version once even while new versions
-// are written: those come before the first page, not inside the walk.
+// History returns versions newest first: by ord (LastUpdated, never
+// before the version replaced), then by seq. The cursor is the (ord, seq)
+// of the last entry of a page, so paging walks every version once even
+// while new versions are written: those sort before the first page unless
+// their LastUpdated is older than the page being read.
 func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
 	if s.closed.Load() {
 		return nil, errClosed
@@ -31,7 +32,7 @@ func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.History
 
 	var b strings.Builder
 	var args []any
-	b.WriteString(`SELECT ` + fullColumns + `, seq FROM history h WHERE 1`)
+	b.WriteString(`SELECT ` + fullColumns + `, ord, seq FROM history h WHERE 1`)
 	if q.Type != "" {
 		b.WriteString(` AND type = ?`)
 		args = append(args, q.Type)
@@ -41,12 +42,19 @@ func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.History
 		}
 	}
 	if q.Cursor != "" {
-		seq, err := strconv.ParseInt(q.Cursor, 10, 64)
-		if err != nil || seq < 1 {
+		ord, seq, ok := decodeCursor(q.Cursor)
+		if !ok {
 			return nil, fhir.Errorf(fhir.CodeInvalid, "invalid history page cursor")
 		}
-		b.WriteString(` AND seq < ?`)
-		args = append(args, seq)
+		if q.Type != "" && q.ID != "" {
+			// For one resource seq alone has the order of (ord, seq),
+			// and keeps SQLite on the (type, id, version) key.
+			b.WriteString(` AND seq < ?`)
+			args = append(args, seq)
+		} else {
+			b.WriteString(` AND (ord, seq) < (?, ?)`)
+			args = append(args, ord, seq)
+		}
 	}
 	if !q.Since.IsZero() {
 		b.WriteString(` AND last_updated >= ?`)
@@ -61,7 +69,7 @@ func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.History
 		// history_type through every version of the type.
 		b.WriteString(` ORDER BY version DESC LIMIT ?`)
 	} else {
-		b.WriteString(` ORDER BY seq DESC LIMIT ?`)
+		b.WriteString(` ORDER BY ord DESC, seq DESC LIMIT ?`)
 	}
 	args = append(args, n+1)
 
@@ -71,18 +79,17 @@ func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.History
 	}
 	defer rows.Close()
 	page := &fhir.HistoryPage{Entries: make([]*fhir.Resource, 0, min(n, 64))}
-	var seq, last int64
+	var ord, seq int64
 	for rows.Next() {
 		if len(page.Entries) == n {
-			page.Next = strconv.FormatInt(last, 10)
+			page.Next = encodeCursor(ord, seq) // of the last entry kept
 			break
 		}
-		res, err := scanFull(rows, &seq)
+		res, err := scanFull(rows, &ord, &seq)
 		if err != nil {
 			return nil, s.fail("history", err)
 		}
 		page.Entries = append(page.Entries, res)
-		last = seq
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.fail("history", err)
@@ -112,4 +119,19 @@ func atFilter(b *strings.Builder, args []any, q fhir.HistoryQuery) []any {
 	}
 	b.WriteByte(')')
 	return args
+}
+
+// encodeCursor writes (ord, seq) as "ord.seq", both in base 36.
+func encodeCursor(ord, seq int64) string {
+	return strconv.FormatInt(ord, 36) + "." + strconv.FormatInt(seq, 36)
+}
+
+func decodeCursor(c string) (ord, seq int64, ok bool) {
+	o, q, found := strings.Cut(c, ".")
+	if !found {
+		return 0, 0, false
+	}
+	ord, err1 := strconv.ParseInt(o, 36, 64)
+	seq, err2 := strconv.ParseInt(q, 36, 64)
+	return ord, seq, err1 == nil && err2 == nil && seq > 0
 }

@@ -19,11 +19,18 @@ import (
 // FileName is the name of the database file Open keeps in its directory.
 const FileName = "fhir.db"
 
-// schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 1
+// schemaVersion is stored in PRAGMA user_version. Version 1 was a
+// pre-release layout without the order column; no release ever wrote it.
+const schemaVersion = 2
 
 // schema creates the tables on a new database. Times are Unix microseconds;
 // deleted is 0 or 1; json is NULL for a deletion.
+//
+// ord is the time a version sorts by in history: its LastUpdated, or the
+// ord of the version it replaced if that is later (two writers took the
+// time, then the later time committed first), so that history is newest
+// first by LastUpdated and, for one resource, by version. seq breaks ties
+// in the order of writes.
 //
 // The token lookup key starts with (param, code): a search always names
 // both, and with type after them the same key serves searches of one type
@@ -35,6 +42,7 @@ CREATE TABLE IF NOT EXISTS resource (
 	id           TEXT    NOT NULL,
 	version      INTEGER NOT NULL,
 	last_updated INTEGER NOT NULL,
+	ord          INTEGER NOT NULL,
 	deleted      INTEGER NOT NULL,
 	method       TEXT    NOT NULL,
 	json         BLOB,
@@ -46,12 +54,14 @@ CREATE TABLE IF NOT EXISTS history (
 	id           TEXT    NOT NULL,
 	version      INTEGER NOT NULL,
 	last_updated INTEGER NOT NULL,
+	ord          INTEGER NOT NULL,
 	deleted      INTEGER NOT NULL,
 	method       TEXT    NOT NULL,
 	json         BLOB,
 	UNIQUE (type, id, version)
 );
-CREATE INDEX IF NOT EXISTS history_type ON history (type, seq);
+CREATE INDEX IF NOT EXISTS history_order ON history (ord, seq);
+CREATE INDEX IF NOT EXISTS history_type ON history (type, ord, seq);
 CREATE TABLE IF NOT EXISTS token (
 	param  TEXT NOT NULL,
 	code   TEXT NOT NULL,
@@ -177,6 +187,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		if v > schemaVersion {
 			return fmt.Errorf("database schema version %d is newer than this server's (%d)", v, schemaVersion)
+		}
+		if v != 0 && v < schemaVersion {
+			return fmt.Errorf("database schema version %d was never released; move the file away to start afresh", v)
 		}
 		if _, err := s.wconn.ExecContext(ctx, schema); err != nil {
 			return err

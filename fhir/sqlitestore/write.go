@@ -21,13 +21,13 @@ type writeStmts struct {
 
 const (
 	// A first version: nothing may be there yet.
-	insertCurrentSQL = `INSERT INTO resource (type, id, version, last_updated, deleted, method, json)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING`
+	insertCurrentSQL = `INSERT INTO resource (type, id, version, last_updated, ord, deleted, method, json)
+		VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING`
 	// A later version: the current one must be the version before it.
-	updateCurrentSQL = `UPDATE resource SET version = ?, last_updated = ?, deleted = ?, method = ?, json = ?
-		WHERE type = ? AND id = ? AND version = ?`
-	insertHistorySQL = `INSERT INTO history (type, id, version, last_updated, deleted, method, json)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	updateCurrentSQL = `UPDATE resource SET version = ?, last_updated = ?, ord = max(ord, ?), deleted = ?, method = ?, json = ?
+		WHERE type = ? AND id = ? AND version = ? RETURNING ord`
+	insertHistorySQL = `INSERT INTO history (type, id, version, last_updated, ord, deleted, method, json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	deleteTokensSQL = `DELETE FROM token WHERE type = ? AND id = ?`
 	insertTokenSQL  = `INSERT OR IGNORE INTO token (param, code, type, id, system) VALUES (?, ?, ?, ?, ?)`
 )
@@ -162,26 +162,32 @@ func (t *tx) Put(res *fhir.Resource) error {
 	if res.Deleted {
 		del = 1
 	}
-	var r sql.Result
-	var err error
+	ord := lu
 	switch {
 	case res.Version == 1:
-		r, err = w.insertCurrent.ExecContext(ctx, res.Type, res.ID, 1, lu, del, res.Method, res.JSON)
+		r, err := w.insertCurrent.ExecContext(ctx, res.Type, res.ID, lu, lu, del, res.Method, res.JSON)
+		if err != nil {
+			return t.abort(t.s.fail(t.what(res), err))
+		}
+		if n, err := r.RowsAffected(); err != nil {
+			return t.abort(t.s.fail(t.what(res), err))
+		} else if n == 0 {
+			return t.conflict(res)
+		}
 	case res.Version > 1:
-		r, err = w.updateCurrent.ExecContext(ctx, res.Version, lu, del, res.Method, res.JSON, res.Type, res.ID, res.Version-1)
+		err := w.updateCurrent.QueryRowContext(ctx, res.Version, lu, lu, del, res.Method, res.JSON,
+			res.Type, res.ID, res.Version-1).Scan(&ord)
+		if errors.Is(err, sql.ErrNoRows) {
+			return t.conflict(res)
+		}
+		if err != nil {
+			return t.abort(t.s.fail(t.what(res), err))
+		}
 	default:
 		return t.conflict(res)
 	}
-	if err != nil {
-		return t.abort(t.s.fail(t.what(res), err))
-	}
-	if n, err := r.RowsAffected(); err != nil {
-		return t.abort(t.s.fail(t.what(res), err))
-	} else if n == 0 {
-		return t.conflict(res)
-	}
 	// From here on a failure leaves part of the version in the transaction.
-	if _, err := w.insertHistory.ExecContext(ctx, res.Type, res.ID, res.Version, lu, del, res.Method, res.JSON); err != nil {
+	if _, err := w.insertHistory.ExecContext(ctx, res.Type, res.ID, res.Version, lu, ord, del, res.Method, res.JSON); err != nil {
 		return t.abort(t.s.fail(t.what(res), err))
 	}
 	if res.Version > 1 {
