@@ -128,11 +128,12 @@ var concurrencyBehaviours = []behaviour{
 		e.s = e.newStore(e.t)
 		r := e.first("Patient", "a")
 		started, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once // fn may run more than once
 		written := make(chan error, 1)
 		go func() {
 			written <- e.s.Write(e.ctx, func(tx fhir.Tx) error {
 				err := tx.Put(r)
-				close(started)
+				once.Do(func() { close(started) })
 				if err != nil {
 					return err
 				}

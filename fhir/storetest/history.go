@@ -44,6 +44,25 @@ var historyBehaviours = []behaviour{
 		e.wantHistory(fhir.HistoryQuery{}, o2, c1, a2, o1, a1)
 	}},
 
+	{name: "history is newest first by LastUpdated, and by version for one resource", run: func(e *env) {
+		// Writers take the time before they write, so a later write can
+		// carry an earlier LastUpdated.
+		t0 := e.clock.Next()
+		e.clock.Next()
+		t2 := e.clock.Next()
+		x1 := e.first("Patient", "x")
+		y1 := e.first("Patient", "y")
+		x2 := e.next(x1)
+		x1.LastUpdated, y1.LastUpdated, x2.LastUpdated = t2, t0, t0.Add(time.Second)
+		e.put(x1)
+		e.put(y1) // written after x1, older
+		e.put(x2) // older than x1, which it replaces: still newer in history
+		e.wantHistory(fhir.HistoryQuery{}, x2, x1, y1)
+		e.wantHistory(fhir.HistoryQuery{Type: "Patient"}, x2, x1, y1)
+		e.wantHistory(fhir.HistoryQuery{Type: "Patient", ID: "x"}, x2, x1)
+		e.wantHistory(fhir.HistoryQuery{Since: t0.Add(time.Millisecond)}, x2, x1)
+	}},
+
 	{name: "versions of one unit of work are all in history", run: func(e *env) {
 		a1 := e.first("Patient", "a")
 		b1 := e.first("Patient", "b")

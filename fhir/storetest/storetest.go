@@ -159,8 +159,8 @@ func (e *env) read(typ, id string) *fhir.Resource {
 	return got
 }
 
-// same checks that got is the version want, field by field (Tokens are an
-// index, not part of what a read returns).
+// same checks that got is the version want, field by field. Tokens are an
+// index: stores return none.
 func same(t *testing.T, got, want *fhir.Resource) {
 	t.Helper()
 	if got == nil {
@@ -178,6 +178,9 @@ func same(t *testing.T, got, want *fhir.Resource) {
 	if !got.LastUpdated.Equal(want.LastUpdated) {
 		t.Errorf("%s version %d: LastUpdated = %s, want %s", want.Key(), want.Version,
 			got.LastUpdated.Format(time.RFC3339Nano), want.LastUpdated.Format(time.RFC3339Nano))
+	}
+	if len(got.Tokens) != 0 {
+		t.Errorf("%s version %d: returned with Tokens %v, want none", want.Key(), want.Version, got.Tokens)
 	}
 	if want.JSON == nil {
 		if got.JSON != nil {

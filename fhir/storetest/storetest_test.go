@@ -1,6 +1,7 @@
 package storetest_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/storetest"
@@ -17,7 +19,22 @@ import (
 // documentation written as plainly as possible in Go, so that a failure on
 // an engine points at the engine and not at the suite.
 func TestSuiteOnReferenceStore(t *testing.T) {
-	storetest.Run(t, func(*testing.T) fhir.Store { return &memStore{current: map[string]*fhir.Resource{}} })
+	storetest.Run(t, func(*testing.T) fhir.Store { return &memStore{current: map[string]*version{}} })
+}
+
+// version is one stored version. ord is the time it sorts by in history:
+// its LastUpdated, or the ord of the version it replaced if that is later.
+type version struct {
+	res *fhir.Resource // with Tokens, which are never returned
+	ord time.Time
+	seq int // position in memStore.history
+}
+
+// out is the copy of v returned to callers: no Tokens.
+func (v *version) out() *fhir.Resource {
+	c := *v.res
+	c.Tokens = nil
+	return &c
 }
 
 // memStore keeps everything in memory. Units of work are serialised by
@@ -26,8 +43,8 @@ func TestSuiteOnReferenceStore(t *testing.T) {
 type memStore struct {
 	wmu     sync.Mutex
 	mu      sync.Mutex
-	current map[string]*fhir.Resource // by Key, with Tokens
-	history []*fhir.Resource          // in write order; the index is the seq
+	current map[string]*version // by Key
+	history []*version          // in write order
 }
 
 func (m *memStore) Read(_ context.Context, typ, id string) (*fhir.Resource, error) {
@@ -36,22 +53,20 @@ func (m *memStore) Read(_ context.Context, typ, id string) (*fhir.Resource, erro
 	return read(m.current, typ, id)
 }
 
-func read(current map[string]*fhir.Resource, typ, id string) (*fhir.Resource, error) {
-	r, ok := current[typ+"/"+id]
+func read(current map[string]*version, typ, id string) (*fhir.Resource, error) {
+	v, ok := current[typ+"/"+id]
 	if !ok {
 		return nil, fhir.ErrNotFound
 	}
-	c := *r
-	return &c, nil
+	return v.out(), nil
 }
 
-func (m *memStore) VRead(_ context.Context, typ, id string, version int) (*fhir.Resource, error) {
+func (m *memStore) VRead(_ context.Context, typ, id string, ver int) (*fhir.Resource, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, r := range m.history {
-		if r.Type == typ && r.ID == id && r.Version == version {
-			c := *r
-			return &c, nil
+	for _, v := range m.history {
+		if v.res.Type == typ && v.res.ID == id && v.res.Version == ver {
+			return v.out(), nil
 		}
 	}
 	return nil, fhir.ErrNotFound
@@ -63,9 +78,10 @@ func (m *memStore) Search(_ context.Context, q fhir.Query) ([]*fhir.Resource, er
 	return search(m.current, q), nil
 }
 
-func search(current map[string]*fhir.Resource, q fhir.Query) []*fhir.Resource {
+func search(current map[string]*version, q fhir.Query) []*fhir.Resource {
 	var out []*fhir.Resource
-	for _, r := range current {
+	for _, v := range current {
+		r := v.res
 		if r.Deleted || (q.Type != "" && r.Type != q.Type) {
 			continue
 		}
@@ -79,20 +95,10 @@ func search(current map[string]*fhir.Resource, q fhir.Query) []*fhir.Resource {
 		}) {
 			continue
 		}
-		c := *r
-		out = append(out, &c)
+		out = append(out, v.out())
 	}
 	slices.SortFunc(out, func(a, b *fhir.Resource) int {
-		if a.Type != b.Type {
-			if a.Type < b.Type {
-				return -1
-			}
-			return 1
-		}
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
+		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID))
 	})
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
@@ -100,35 +106,58 @@ func search(current map[string]*fhir.Resource, q fhir.Query) []*fhir.Resource {
 	return out
 }
 
+// newestFirst orders versions by ord, then seq, both descending.
+func newestFirst(a, b *version) int {
+	return cmp.Or(b.ord.Compare(a.ord), cmp.Compare(b.seq, a.seq))
+}
+
+// History sorts every version on every call; its cursor is the (ord, seq)
+// of the last entry of the page.
 func (m *memStore) History(_ context.Context, q fhir.HistoryQuery) (*fhir.HistoryPage, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	end := len(m.history) // walk seqs below end, newest first
+	var all []*version
+	for _, v := range m.history {
+		if m.keep(v.res, q) {
+			all = append(all, v)
+		}
+	}
+	slices.SortFunc(all, newestFirst)
 	if q.Cursor != "" {
-		n, err := strconv.Atoi(q.Cursor)
-		if err != nil || n < 0 || n > len(m.history) {
+		ord, seq, ok := parseCursor(q.Cursor)
+		if !ok {
 			return nil, fmt.Errorf("bad cursor %q", q.Cursor)
 		}
-		end = n
+		pos, _ := slices.BinarySearchFunc(all, &version{ord: ord, seq: seq}, newestFirst)
+		for pos < len(all) && newestFirst(all[pos], &version{ord: ord, seq: seq}) <= 0 {
+			pos++
+		}
+		all = all[pos:]
 	}
 	count := q.Count
 	if count <= 0 {
 		count = 10
 	}
 	page := &fhir.HistoryPage{}
-	for seq := end - 1; seq >= 0; seq-- {
-		r := m.history[seq]
-		if !m.keep(r, q) {
-			continue
-		}
-		if len(page.Entries) == count {
-			page.Next = strconv.Itoa(seq + 1)
+	for i, v := range all {
+		if i == count {
+			last := all[i-1]
+			page.Next = last.ord.Format(time.RFC3339Nano) + " " + strconv.Itoa(last.seq)
 			break
 		}
-		c := *r
-		page.Entries = append(page.Entries, &c)
+		page.Entries = append(page.Entries, v.out())
 	}
 	return page, nil
+}
+
+func parseCursor(c string) (time.Time, int, bool) {
+	var ts string
+	var seq int
+	if _, err := fmt.Sscanf(c, "%s %d", &ts, &seq); err != nil {
+		return time.Time{}, 0, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	return t, seq, err == nil
 }
 
 func (m *memStore) keep(r *fhir.Resource, q fhir.HistoryQuery) bool {
@@ -147,7 +176,7 @@ func (m *memStore) keep(r *fhir.Resource, q fhir.HistoryQuery) bool {
 	}
 	// Before AtStart: kept if no later version of it is also before AtStart.
 	for _, o := range m.history {
-		if o.Type == r.Type && o.ID == r.ID && o.Version > r.Version && o.LastUpdated.Before(q.AtStart) {
+		if o.res.Type == r.Type && o.res.ID == r.ID && o.res.Version > r.Version && o.res.LastUpdated.Before(q.AtStart) {
 			return false
 		}
 	}
@@ -158,7 +187,7 @@ func (m *memStore) Write(_ context.Context, fn func(fhir.Tx) error) error {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
 	m.mu.Lock()
-	tx := &memTx{current: maps.Clone(m.current)}
+	tx := &memTx{current: maps.Clone(m.current), next: len(m.history)}
 	m.mu.Unlock()
 	if err := fn(tx); err != nil {
 		return err
@@ -177,8 +206,9 @@ func (m *memStore) Close() error {
 }
 
 type memTx struct {
-	current map[string]*fhir.Resource
-	added   []*fhir.Resource
+	current map[string]*version
+	added   []*version
+	next    int // seq of the next version
 }
 
 func (t *memTx) Read(typ, id string) (*fhir.Resource, error) { return read(t.current, typ, id) }
@@ -186,9 +216,12 @@ func (t *memTx) Read(typ, id string) (*fhir.Resource, error) { return read(t.cur
 func (t *memTx) Search(q fhir.Query) ([]*fhir.Resource, error) { return search(t.current, q), nil }
 
 func (t *memTx) Put(res *fhir.Resource) error {
-	want := 1
+	want, ord := 1, res.LastUpdated
 	if cur, ok := t.current[res.Key()]; ok {
-		want = cur.Version + 1
+		want = cur.res.Version + 1
+		if cur.ord.After(ord) {
+			ord = cur.ord
+		}
 	}
 	if res.Version != want {
 		return fmt.Errorf("put %s version %d: %w", res.Key(), res.Version, fhir.ErrVersionConflict)
@@ -196,9 +229,9 @@ func (t *memTx) Put(res *fhir.Resource) error {
 	c := *res
 	c.JSON = slices.Clone(res.JSON)
 	c.Tokens = slices.Clone(res.Tokens)
-	t.current[res.Key()] = &c
-	h := c
-	h.Tokens = nil
-	t.added = append(t.added, &h)
+	v := &version{res: &c, ord: ord, seq: t.next}
+	t.next++
+	t.current[res.Key()] = v
+	t.added = append(t.added, v)
 	return nil
 }
