@@ -105,3 +105,19 @@ func TestWriteGivesUpWhenItsContextEnds(t *testing.T) {
 		t.Fatalf("Read: %v, want ErrNotFound", err)
 	}
 }
+
+func TestTxKeptPastItsUnitCannotWrite(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	var kept fhir.Tx
+	if err := s.Write(context.Background(), func(tx fhir.Tx) error { kept = tx; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r := &fhir.Resource{Type: "Patient", ID: "a", Version: 1, Method: "POST", JSON: []byte(`{}`), LastUpdated: storetest.Epoch}
+	if err := kept.Put(r); err == nil {
+		t.Fatal("Put through a tx whose unit ended: no error")
+	}
+	if _, err := s.Read(context.Background(), "Patient", "a"); !errors.Is(err, fhir.ErrNotFound) {
+		t.Fatalf("Read: %v, want ErrNotFound", err)
+	}
+}

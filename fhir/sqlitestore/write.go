@@ -85,6 +85,7 @@ func (s *Store) Write(ctx context.Context, fn func(tx fhir.Tx) error) (err error
 		if !done { // fn panicked
 			s.rollback()
 		}
+		t.err = errUnitEnded // a tx kept past its unit must not write outside it
 	}()
 	ferr := fn(t)
 	done = true
@@ -110,6 +111,8 @@ func (s *Store) Write(ctx context.Context, fn func(tx fhir.Tx) error) (err error
 func (s *Store) rollback() {
 	_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
 }
+
+var errUnitEnded = errors.New("sqlitestore: the unit of work has ended")
 
 // tx is the unit of work handed to fn. It is not safe for concurrent use.
 type tx struct {
