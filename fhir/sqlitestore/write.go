@@ -66,7 +66,7 @@ func (w *writeStmts) close() error {
 // Write runs fn in one transaction on the writer connection. BEGIN
 // IMMEDIATE takes SQLite's write lock before fn reads anything, so what fn
 // reads cannot change before it commits: units of work are serialisable.
-func (s *Store) Write(ctx context.Context, fn func(tx fhir.Tx) error) (err error) {
+func (s *Store) Write(ctx context.Context, fn func(tx fhir.Tx) error) error {
 	select {
 	case s.wsem <- struct{}{}:
 	case <-ctx.Done():
