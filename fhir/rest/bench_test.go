@@ -1,0 +1,50 @@
+package rest_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+)
+
+// BenchmarkREST measures create, read and update through the real router
+// (validation, stamping, storage) on each engine, without network. The
+// MongoDB figures come from FerretDB unless MONGO_TEST_URI names a real
+// server; FerretDB figures say nothing about MongoDB.
+func BenchmarkREST(b *testing.B) {
+	body, err := os.ReadFile("../../testdata/roundtrip/patient-primitive-extensions.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, eng := range engines {
+		b.Run(eng.name, func(b *testing.B) {
+			s := newServer(b, eng.open(b))
+			b.Run("create", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if r := s.do("POST", "/fhir/Patient", string(body)); r.status != http.StatusCreated {
+						b.Fatal(r.status)
+					}
+				}
+			})
+			id := s.create(string(body))
+			b.Run("read", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if r := s.do("GET", "/fhir/Patient/"+id, ""); r.status != http.StatusOK {
+						b.Fatal(r.status)
+					}
+				}
+			})
+			update := fmt.Sprintf(`{"resourceType":"Patient","id":%q,"gender":"female","birthDate":"1970-05-02","name":[{"family":"Okafor","given":["Ada"]}]}`, id)
+			b.Run("update", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if r := s.do("PUT", "/fhir/Patient/"+id, update); r.status != http.StatusOK {
+						b.Fatal(r.status)
+					}
+				}
+			})
+		})
+	}
+}
