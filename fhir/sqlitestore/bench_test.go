@@ -3,6 +3,7 @@ package sqlitestore_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,6 +97,30 @@ func BenchmarkCreate(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCreateParallel: BenchmarkCreate from concurrent writers, as a
+// server under load runs them.
+func BenchmarkCreateParallel(b *testing.B) {
+	s, _ := benchStore(b, 0)
+	ctx := context.Background()
+	at := fhir.TruncateTime(time.Now())
+	rs := make([]*fhir.Resource, b.N)
+	for i := range rs {
+		rs[i] = patient(fmt.Sprintf("new%d", i), 1, at)
+	}
+	var next atomic.Int64
+	b.SetParallelism(4) // 4 writers per CPU
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := put(ctx, s, rs[next.Add(1)-1]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkRead: the current version of one of 10 000 Patients.

@@ -9,10 +9,12 @@
 //     grows with every write and gives history its global order;
 //   - token: the index entries (fhir.Token) of the current version only.
 //
-// Every unit of work (Store.Write) runs in one SQLite transaction opened
-// with BEGIN IMMEDIATE on the single writer connection, so units are
+// Units of work (Store.Write) run one at a time on the single writer
+// connection, inside a transaction opened with BEGIN IMMEDIATE, so they are
 // serialised, also against other processes (a CLI command beside a live
-// server) that open the same file. Reads go through a separate pool of
+// server) that open the same file. Units that queue up meanwhile join the
+// open transaction, each in a savepoint, and share its commit and its sync
+// of the disk (see commit.go). Reads go through a separate pool of
 // read-only connections and, thanks to WAL mode, never wait for a writer.
 //
 // LastUpdated is kept to the microsecond (stored as Unix microseconds) and

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func durableVersion(id string, version int) *fhir.Resource {
 // TestAcknowledgedWritesSurviveSIGKILL runs a child process that writes
 // and reports each write only after Write returned, kills it with SIGKILL
 // at an arbitrary point, and checks that the reopened store holds every
-// write the child reported. (A process crash: the operating system still
+// write the child reported, including units that shared a commit. (A process crash: the operating system still
 // flushes what SQLite wrote. Surviving power loss is what synchronous=FULL
 // adds, which a test cannot show.)
 func TestAcknowledgedWritesSurviveSIGKILL(t *testing.T) {
@@ -136,9 +137,10 @@ wait:
 }
 
 // TestDurabilityChild is the writer process of
-// TestAcknowledgedWritesSurviveSIGKILL. Each unit of work creates one
-// resource and updates the one before it; "ack <id> <version>" is printed
-// for both only once Write has returned.
+// TestAcknowledgedWritesSurviveSIGKILL. Several writers run at once, so
+// their units share commits. Each unit creates one resource and updates
+// the writer's previous one; "ack <id> <version>" is printed for both only
+// once Write has returned.
 func TestDurabilityChild(t *testing.T) {
 	dir := os.Getenv(childDirEnv)
 	if dir == "" {
@@ -150,25 +152,34 @@ func TestDurabilityChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	stop := time.Now().Add(20 * time.Second) // if the parent never kills it
-	for i := 0; time.Now().Before(stop); i++ {
-		id, prev := fmt.Sprintf("d%d", i), fmt.Sprintf("d%d", i-1)
-		err := s.Write(ctx, func(tx fhir.Tx) error {
-			if err := tx.Put(durableVersion(id, 1)); err != nil {
-				return err
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(stop); i++ {
+				id, prev := fmt.Sprintf("d%d-%d", w, i), fmt.Sprintf("d%d-%d", w, i-1)
+				err := s.Write(ctx, func(tx fhir.Tx) error {
+					if err := tx.Put(durableVersion(id, 1)); err != nil {
+						return err
+					}
+					if i == 0 {
+						return nil
+					}
+					return tx.Put(durableVersion(prev, 2))
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i > 0 {
+					fmt.Fprintf(os.Stdout, "ack %s 1\nack %s 2\n", id, prev)
+				} else {
+					fmt.Fprintf(os.Stdout, "ack %s 1\n", id)
+				}
 			}
-			if i == 0 {
-				return nil
-			}
-			return tx.Put(durableVersion(prev, 2))
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i > 0 {
-			fmt.Fprintf(os.Stdout, "ack %s 1\nack %s 2\n", id, prev)
-		} else {
-			fmt.Fprintf(os.Stdout, "ack %s 1\n", id)
-		}
+		}()
 	}
+	wg.Wait()
 	s.Close()
 }

@@ -79,11 +79,14 @@ type Store struct {
 	wconn *sql.Conn // the writer connection, kept for the life of the store
 	rdb   *sql.DB   // read-only connections
 
-	// wsem is held by the unit of work in progress, and by Close: a channel
-	// rather than a mutex so that a writer waiting for its turn can give up
-	// when its context ends.
-	wsem   chan struct{}
-	closed atomic.Bool
+	// wsem is held by whoever uses the writer connection: the unit of work
+	// in progress, a flush, Close. A channel rather than a mutex so that a
+	// writer waiting for its turn can give up when its context ends.
+	wsem    chan struct{}
+	waiting atomic.Int32 // writers waiting for wsem
+	batch   *batch       // the open transaction, if any (guarded by wsem)
+	commits atomic.Int64 // transactions committed by Write
+	closed  atomic.Bool
 
 	read, vread *sql.Stmt // on rdb
 	w           writeStmts
@@ -205,14 +208,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	return err
 }
 
-// Close waits for the unit of work in progress, if any, and releases the
-// database. Calls after Close answer an error wrapping fhir.ErrUnavailable.
+// Close waits for the unit of work in progress, if any, commits what
+// units are waiting for a commit, and releases the database. Calls after Close answer an error wrapping fhir.ErrUnavailable.
 func (s *Store) Close() error {
 	s.wsem <- struct{}{}
 	defer func() { <-s.wsem }()
-	if s.closed.Swap(true) {
+	if s.closed.Load() {
 		return nil
 	}
+	if b := s.batch; b != nil { // its units are waiting for the commit
+		s.commitBatch(b)
+	}
+	s.closed.Store(true)
 	if err := s.closeAll(); err != nil {
 		return fmt.Errorf("sqlitestore: close: %w", translate(err))
 	}

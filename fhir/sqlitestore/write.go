@@ -63,58 +63,13 @@ func (w *writeStmts) close() error {
 	return errors.Join(errs...)
 }
 
-// Write runs fn in one transaction on the writer connection. BEGIN
-// IMMEDIATE takes SQLite's write lock before fn reads anything, so what fn
-// reads cannot change before it commits: units of work are serialisable.
-func (s *Store) Write(ctx context.Context, fn func(tx fhir.Tx) error) error {
-	select {
-	case s.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("sqlitestore: write: %w", ctx.Err())
-	}
-	defer func() { <-s.wsem }()
-	if s.closed.Load() {
-		return errClosed
-	}
-	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return s.fail("write: begin", err)
-	}
-	t := &tx{s: s, ctx: ctx}
-	done := false
-	defer func() {
-		if !done { // fn panicked
-			s.rollback()
-		}
-		t.err = errUnitEnded // a tx kept past its unit must not write outside it
-	}()
-	ferr := fn(t)
-	done = true
-	if ferr != nil || t.err != nil {
-		s.rollback()
-		if ferr != nil {
-			return ferr
-		}
-		return t.err
-	}
-	// The commit does not follow ctx: once fn has succeeded, the unit is
-	// either committed or, if committing fails, reported as not stored.
-	if _, err := s.wconn.ExecContext(context.Background(), "COMMIT"); err != nil {
-		s.rollback()
-		return s.fail("write: commit", err)
-	}
-	return nil
-}
-
-// rollback ends the transaction on the writer connection, if one is open.
-// Its error is of no use: SQLite may already have rolled back (after an
-// interrupt, for one), and the writer is usable either way.
-func (s *Store) rollback() {
-	_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
-}
-
 var errUnitEnded = errors.New("sqlitestore: the unit of work has ended")
 
 // tx is the unit of work handed to fn. It is not safe for concurrent use.
+//
+// Statements run without the unit's context: SQLite answers an interrupted
+// write by rolling back the whole transaction, which may hold other units
+// of the batch. The context is checked before each operation instead.
 type tx struct {
 	s   *Store
 	ctx context.Context
@@ -125,10 +80,10 @@ type tx struct {
 }
 
 func (t *tx) Read(typ, id string) (*fhir.Resource, error) {
-	if t.err != nil {
-		return nil, t.err
+	if err := t.check(); err != nil {
+		return nil, err
 	}
-	res, err := scanOne(t.s.w.read.QueryRowContext(t.ctx, typ, id), typ, id)
+	res, err := scanOne(t.s.w.read.QueryRowContext(context.Background(), typ, id), typ, id)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("sqlitestore: read %s/%s: %w", typ, id, fhir.ErrNotFound)
@@ -139,10 +94,10 @@ func (t *tx) Read(typ, id string) (*fhir.Resource, error) {
 }
 
 func (t *tx) Search(q fhir.Query) ([]*fhir.Resource, error) {
-	if t.err != nil {
-		return nil, t.err
+	if err := t.check(); err != nil {
+		return nil, err
 	}
-	res, err := search(t.ctx, t.s.wconn, q)
+	res, err := search(context.Background(), t.s.wconn, q)
 	if err != nil {
 		return nil, t.abort(t.s.fail("search", err))
 	}
@@ -154,13 +109,13 @@ func (t *tx) Search(q fhir.Query) ([]*fhir.Resource, error) {
 // that matches no row, nothing has been written and the Put fails with
 // fhir.ErrVersionConflict, leaving the unit usable.
 func (t *tx) Put(res *fhir.Resource) error {
-	if t.err != nil {
-		return t.err
+	if err := t.check(); err != nil {
+		return err
 	}
 	if res.Type == "" || res.ID == "" {
 		return fmt.Errorf("sqlitestore: put: resource type and id are required")
 	}
-	ctx, w := t.ctx, &t.s.w
+	ctx, w := context.Background(), &t.s.w
 	lu, del := toMicros(res.LastUpdated), 0
 	if res.Deleted {
 		del = 1
@@ -212,6 +167,15 @@ func (t *tx) what(res *fhir.Resource) string {
 
 func (t *tx) conflict(res *fhir.Resource) error {
 	return fmt.Errorf("sqlitestore: %s: %w", t.what(res), fhir.ErrVersionConflict)
+}
+
+// check returns the error that ended the unit, if any; a unit whose
+// context has ended fails.
+func (t *tx) check() error {
+	if t.err == nil && t.ctx.Err() != nil {
+		t.err = fmt.Errorf("sqlitestore: write: %w", t.ctx.Err())
+	}
+	return t.err
 }
 
 // abort marks the unit as failed and returns err.
