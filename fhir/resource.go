@@ -61,7 +61,7 @@ func ValidTypeName(s string) bool { return typePattern.MatchString(s) }
 type Object map[string]json.RawMessage
 
 // ParseObject reads a JSON object. Malformed JSON answers a structure error
-// naming the byte offset; duplicate keys are refused.
+// naming the byte offset.
 func ParseObject(b []byte) (Object, error) {
 	if err := checkSyntax(b); err != nil {
 		return nil, err
@@ -74,6 +74,10 @@ func ParseObject(b []byte) (Object, error) {
 }
 
 func checkSyntax(b []byte) error {
+	if json.Valid(b) {
+		return nil
+	}
+	// Invalid: decode to find where, for the diagnostic.
 	var v any
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
