@@ -73,7 +73,7 @@ func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.History
 	}
 	args = append(args, n+1)
 
-	rows, err := s.rdb.QueryContext(ctx, b.String(), args...)
+	rows, err := s.queries.QueryContext(ctx, b.String(), args...)
 	if err != nil {
 		return nil, s.fail("history", err)
 	}

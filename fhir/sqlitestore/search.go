@@ -4,13 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
-// querier is the read pool or, inside a unit of work, the writer connection.
+// querier is the read pool (through its statement cache) or, inside a
+// unit of work, the writer connection.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
@@ -20,7 +20,7 @@ func (s *Store) Search(ctx context.Context, q fhir.Query) ([]*fhir.Resource, err
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	res, err := search(ctx, s.rdb, q)
+	res, err := search(ctx, s.queries, q)
 	if err != nil {
 		return nil, s.fail("search", err)
 	}
@@ -85,7 +85,8 @@ func search(ctx context.Context, db querier, q fhir.Query) ([]*fhir.Resource, er
 	}
 	b.WriteString(` ORDER BY type, id`)
 	if q.Limit > 0 {
-		b.WriteString(` LIMIT ` + strconv.Itoa(q.Limit))
+		b.WriteString(` LIMIT ?`)
+		args = append(args, q.Limit)
 	}
 
 	rows, err := db.QueryContext(ctx, b.String(), args...)

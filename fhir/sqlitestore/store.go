@@ -88,7 +88,8 @@ type Store struct {
 	commits atomic.Int64 // transactions committed by Write
 	closed  atomic.Bool
 
-	read, vread *sql.Stmt // on rdb
+	read, vread *sql.Stmt  // on rdb
+	queries     *stmtCache // search and history, on rdb
 	w           writeStmts
 }
 
@@ -175,6 +176,7 @@ func (s *Store) open(path string) error {
 	if s.vread, err = s.rdb.PrepareContext(ctx, vreadSQL); err != nil {
 		return err
 	}
+	s.queries = newStmtCache(s.rdb)
 	return nil
 }
 
@@ -233,6 +235,9 @@ func (s *Store) closeAll() error {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
+	}
+	if s.queries != nil {
+		errs = append(errs, s.queries.close())
 	}
 	errs = append(errs, s.w.close())
 	if s.rdb != nil {
