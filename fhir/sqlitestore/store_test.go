@@ -121,3 +121,23 @@ func TestTxKeptPastItsUnitCannotWrite(t *testing.T) {
 		t.Fatalf("Read: %v, want ErrNotFound", err)
 	}
 }
+
+func TestConnectionSettings(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	for _, c := range []struct{ pragma, writer, reader string }{
+		{"journal_mode", "wal", "wal"},
+		{"synchronous", "2", ""}, // FULL; readers never commit
+		{"busy_timeout", "10000", "10000"},
+		{"foreign_keys", "0", "0"},
+		{"query_only", "0", "1"},
+	} {
+		w, r, err := sqlitestore.Pragmas(s, c.pragma)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w != c.writer || (c.reader != "" && r != c.reader) {
+			t.Errorf("PRAGMA %s: writer %s, reader %s; want %s, %s", c.pragma, w, r, c.writer, c.reader)
+		}
+	}
+}
