@@ -246,8 +246,11 @@ func checkOverlap(entries []*entry) error {
 // transaction runs every entry in one unit of work: all of them are stored
 // or none is. It returns the index of the failing entry with the error.
 func (h *handler) transaction(ctx context.Context, entries []*entry) (int, error) {
-	failed := -1
-	_, err := h.write(ctx, func(tx fhir.Tx) (*outcome, error) {
+	failed, ifMatch := -1, false
+	for _, e := range entries {
+		ifMatch = ifMatch || e.in.ifMatch != ""
+	}
+	_, err := h.write(ctx, ifMatch, func(tx fhir.Tx) (*outcome, error) {
 		failed = -1
 		work := make([]*interaction, len(entries))
 		refs := map[string]string{}
@@ -468,7 +471,7 @@ func (h *handler) batch(ctx context.Context, entries []*entry) {
 				e.out, e.err = h.run(ctx, nil, e.in)
 				continue
 			}
-			e.out, e.err = h.write(ctx, func(tx fhir.Tx) (*outcome, error) { return h.apply(tx, e.in) })
+			e.out, e.err = h.write(ctx, e.in.ifMatch != "", func(tx fhir.Tx) (*outcome, error) { return h.apply(tx, e.in) })
 		}
 	}
 }

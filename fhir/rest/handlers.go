@@ -168,7 +168,7 @@ func (h *handler) runWrite(c echo.Context, in *interaction) error {
 			return err
 		}
 	}
-	out, err := h.write(c.Request().Context(), func(tx fhir.Tx) (*outcome, error) { return h.apply(tx, in) })
+	out, err := h.write(c.Request().Context(), in.ifMatch != "", func(tx fhir.Tx) (*outcome, error) { return h.apply(tx, in) })
 	if err != nil {
 		return err
 	}

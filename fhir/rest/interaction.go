@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -109,11 +110,14 @@ func (h *handler) prepare(in *interaction) error {
 	return nil
 }
 
-// write runs fn as one unit of work. A unit that lost a race is run again:
-// it re-reads the current version, so an If-Match that no longer holds
-// answers 412 and nothing is lost.
-func (h *handler) write(ctx context.Context, fn func(tx fhir.Tx) (*outcome, error)) (*outcome, error) {
-	const attempts = 8
+// write runs fn as one unit of work. A unit that lost a race to another
+// writer is run again after a short, growing pause: it re-reads the current
+// version, so nothing is lost. When the unit carries an If-Match, losing the
+// race means the version the client named is no longer (or soon no longer)
+// current, and the answer is 412 at once.
+func (h *handler) write(ctx context.Context, ifMatch bool, fn func(tx fhir.Tx) (*outcome, error)) (*outcome, error) {
+	const attempts = 10
+	pause := 500 * time.Microsecond
 	for i := 0; ; i++ {
 		var out *outcome
 		err := h.Store.Write(ctx, func(tx fhir.Tx) error {
@@ -124,10 +128,27 @@ func (h *handler) write(ctx context.Context, fn func(tx fhir.Tx) (*outcome, erro
 		if err == nil {
 			return out, nil
 		}
-		if !errors.Is(err, fhir.ErrVersionConflict) || i == attempts-1 {
+		if !errors.Is(err, fhir.ErrVersionConflict) {
 			return nil, err
 		}
+		if ifMatch {
+			return nil, staleVersion()
+		}
+		if i == attempts-1 {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause + time.Duration(rand.Int64N(int64(pause)))):
+		}
+		pause = min(2*pause, 20*time.Millisecond)
 	}
+}
+
+func staleVersion() error {
+	return &fhir.Error{Code: fhir.CodeConflict, Status: http.StatusPreconditionFailed,
+		Diagnostics: "If-Match does not name the current version"}
 }
 
 // apply runs a write interaction inside tx.
@@ -206,8 +227,7 @@ func current(tx fhir.Tx, in *interaction) (*fhir.Resource, error) {
 			return nil, fhir.Errorf(fhir.CodeInvalid, "If-Match must be a version ETag such as W/\"3\"")
 		}
 		if cur == nil || cur.Version != want {
-			return nil, &fhir.Error{Code: fhir.CodeConflict, Status: http.StatusPreconditionFailed,
-				Diagnostics: "If-Match does not name the current version"}
+			return nil, staleVersion()
 		}
 	}
 	return cur, nil
