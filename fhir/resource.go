@@ -20,9 +20,12 @@ type Resource struct {
 	Deleted     bool   // this version records a deletion
 	Method      string // the HTTP method that made this version: POST, PUT, PATCH or DELETE
 	JSON        []byte
-	// Tokens are the index entries of this version, kept for the current
-	// version only. Until full search lands they hold identifiers.
+	// Tokens are the identifier index entries of this version, kept for
+	// the current version only (conditional interactions use them).
 	Tokens []Token
+	// Index holds the search index entries of this version, kept for the
+	// current version only.
+	Index []IndexEntry
 }
 
 // ETag is the weak entity tag of the version.

@@ -50,6 +50,11 @@ type Query struct {
 	Type   string
 	IDs    []string
 	Tokens []Token // all with the same Param; Token.System "" matches any system
+	// Clauses are further criteria over the index entries (see Clause).
+	Clauses []Clause
+	// Sort orders the results; without it they are ordered by type and id.
+	Sort   []SortKey
+	Offset int // results to skip (paging)
 	Limit  int
 }
 
