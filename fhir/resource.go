@@ -6,7 +6,9 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Resource is one stored version of a resource: the envelope every engine
@@ -53,8 +55,9 @@ var (
 	typePattern = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
 )
 
-// ValidID reports whether s is a valid FHIR logical id.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// ValidID reports whether s is a valid FHIR logical id. Ids made only of
+// dots are refused: "." and ".." would change the meaning of a URL.
+func ValidID(s string) bool { return idPattern.MatchString(s) && strings.Trim(s, ".") != "" }
 
 // ValidTypeName reports whether s has the shape of a resource type name.
 func ValidTypeName(s string) bool { return typePattern.MatchString(s) }
@@ -78,6 +81,9 @@ func ParseObject(b []byte) (Object, error) {
 
 func checkSyntax(b []byte) error {
 	if json.Valid(b) {
+		if !utf8.Valid(b) {
+			return Errorf(CodeStructure, "the body is not valid UTF-8")
+		}
 		return nil
 	}
 	// Invalid: decode to find where, for the diagnostic.

@@ -156,14 +156,15 @@ func (m *Main) importFile(ctx context.Context, name string) (int, error) {
 	return len(head.Entry), m.postBundle(ctx, b)
 }
 
-// importNDJSON sends resources in batches: a resource with an id is put
-// under that id, one without is created.
+// importNDJSON sends resources in batches of at most 200 resources and
+// half the body limit: a resource with an id is put under that id, one
+// without is created.
 func (m *Main) importNDJSON(ctx context.Context, r io.Reader) (int, error) {
 	const batchSize = 200
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), int(m.Config.MaxBodyBytes))
 	var entries []map[string]any
-	total := 0
+	total, size := 0, int64(0)
 	flush := func() error {
 		if len(entries) == 0 {
 			return nil
@@ -172,7 +173,7 @@ func (m *Main) importNDJSON(ctx context.Context, r io.Reader) (int, error) {
 		if err != nil {
 			return err
 		}
-		entries = entries[:0]
+		entries, size = entries[:0], 0
 		return m.postBundle(ctx, b)
 	}
 	line := 0
@@ -186,6 +187,11 @@ func (m *Main) importNDJSON(ctx context.Context, r io.Reader) (int, error) {
 		if err != nil {
 			return total, fmt.Errorf("line %d: %v", line, err)
 		}
+		if size > 0 && size+int64(len(raw))+256 > m.Config.MaxBodyBytes/2 {
+			if err := flush(); err != nil {
+				return total, err
+			}
+		}
 		typ, id := o.String("resourceType"), o.String("id")
 		req := map[string]string{"method": "POST", "url": typ}
 		if id != "" {
@@ -193,6 +199,7 @@ func (m *Main) importNDJSON(ctx context.Context, r io.Reader) (int, error) {
 		}
 		entries = append(entries, map[string]any{"resource": json.RawMessage(append([]byte(nil), raw...)), "request": req})
 		total++
+		size += int64(len(raw)) + 256
 		if len(entries) == batchSize {
 			if err := flush(); err != nil {
 				return total, err

@@ -202,3 +202,25 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 		t.Error("a relative base URL must be refused")
 	}
 }
+
+// TestImportNDJSONKeepsBatchesUnderTheBodyLimit: many resources that fit
+// the limit one by one are sent in batches that fit it too.
+func TestImportNDJSONKeepsBatchesUnderTheBodyLimit(t *testing.T) {
+	dir := t.TempDir()
+	nd := filepath.Join(dir, "p.ndjson")
+	var lines []string
+	for i := 0; i < 5; i++ {
+		lines = append(lines, `{"resourceType":"Patient","id":"nd-`+string(rune('a'+i))+`","name":[{"family":"`+strings.Repeat("x", 1400)+`"}]}`)
+	}
+	os.WriteFile(nd, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	data := filepath.Join(dir, "data")
+	if err := importCmd(context.Background(), []string{"--data", data, "--max-body", "4096", nd}, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(data)
+	m := startMain(t, cfg)
+	defer m.Close()
+	if n := countPatients(t, m); n != 5 {
+		t.Errorf("%d patients, want 5", n)
+	}
+}

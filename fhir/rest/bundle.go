@@ -97,9 +97,6 @@ func (h *handler) bundle(c echo.Context) error {
 				return entryError(i, e.err)
 			}
 		}
-		if err := checkOverlap(entries); err != nil {
-			return err
-		}
 		if i, err := h.transaction(ctx, entries); err != nil {
 			return entryError(i, err)
 		}
@@ -227,20 +224,31 @@ func patchFromBinary(raw json.RawMessage) ([]byte, error) {
 	return b, nil
 }
 
-// checkOverlap refuses a transaction that touches the same resource twice.
-func checkOverlap(entries []*entry) error {
+// checkOverlap refuses a transaction that changes the same resource twice,
+// counting the identities conditional entries resolved to.
+func checkOverlap(work []*interaction) (int, error) {
 	seen := map[string]int{}
-	for i, e := range entries {
-		if e.in.id == "" || e.in.method == http.MethodGet {
+	for i, in := range work {
+		if in.method == http.MethodGet {
 			continue
 		}
-		k := e.in.typ + "/" + e.in.id
+		id := in.id
+		if id == "" {
+			id = in.assignedID
+		}
+		if in.matched != nil {
+			id = in.matched.ID
+		}
+		if id == "" {
+			continue
+		}
+		k := in.typ + "/" + id
 		if j, ok := seen[k]; ok {
-			return entryError(i, fhir.Errorf(fhir.CodeInvalid, "entry %d changes the same resource", j))
+			return i, fhir.Errorf(fhir.CodeInvalid, "entry %d changes the same resource", j)
 		}
 		seen[k] = i
 	}
-	return nil
+	return -1, nil
 }
 
 // transaction runs every entry in one unit of work: all of them are stored
@@ -262,6 +270,10 @@ func (h *handler) transaction(ctx context.Context, entries []*entry) (int, error
 				failed = i
 				return nil, err
 			}
+		}
+		if i, err := checkOverlap(work); err != nil {
+			failed = i
+			return nil, err
 		}
 		for i, in := range work {
 			if in.obj == nil {
@@ -324,15 +336,27 @@ func (h *handler) assignIdentity(tx fhir.Tx, in *interaction, fullURL string, re
 				return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "the id in the body does not match the resource the criteria found", Expression: []string{in.typ + ".id"}}
 			case m != nil:
 				in.id = m.ID
-			case bodyID != "":
-				in.id = bodyID
 			default:
-				in.id = h.NewID()
+				if in.id, err = h.newIdentity(tx, in); err != nil {
+					return err
+				}
 			}
 			in.criteria = ""
 		}
 		if fullURL != "" {
 			refs[fullURL] = in.typ + "/" + in.id
+		}
+	case http.MethodDelete, http.MethodPatch:
+		if in.id == "" {
+			// Resolve now, so that overlaps are seen and later entries'
+			// conditions are judged against the state before this unit.
+			m, err := h.matchOne(tx, in.typ, in.criteria)
+			if err != nil {
+				return err
+			}
+			if m != nil {
+				in.id, in.criteria = m.ID, ""
+			}
 		}
 	}
 	return nil
@@ -346,7 +370,7 @@ var conditionalRef = regexp.MustCompile(`^[A-Z][A-Za-z]+\?.+`)
 func (h *handler) resolveReferences(tx fhir.Tx, o fhir.Object, refs map[string]string) (fhir.Object, error) {
 	var out fhir.Object
 	for k, raw := range o {
-		if !bytes.Contains(raw, []byte(`"reference"`)) {
+		if !mayRefer(raw, refs) {
 			continue
 		}
 		d := json.NewDecoder(bytes.NewReader(raw))
@@ -372,15 +396,36 @@ func (h *handler) resolveReferences(tx fhir.Tx, o fhir.Object, refs map[string]s
 	return out, nil
 }
 
+// mayRefer tells cheaply whether a member could hold a reference or a link
+// to another entry.
+func mayRefer(raw []byte, refs map[string]string) bool {
+	if bytes.Contains(raw, []byte(`"reference"`)) {
+		return true
+	}
+	for k := range refs {
+		if bytes.Contains(raw, []byte(k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrite replaces Reference.reference values, and any other string (uri,
+// url, oid, uuid elements) that is exactly the fullUrl of an entry.
 func (h *handler) rewrite(tx fhir.Tx, v any, refs map[string]string) (bool, error) {
 	changed := false
 	switch t := v.(type) {
 	case map[string]any:
 		for k, child := range t {
-			if s, ok := child.(string); ok && k == "reference" {
-				n, err := h.resolveOne(tx, s, refs)
-				if err != nil {
-					return false, err
+			if s, ok := child.(string); ok {
+				n := s
+				if k == "reference" {
+					var err error
+					if n, err = h.resolveOne(tx, s, refs); err != nil {
+						return false, err
+					}
+				} else if r, ok := refs[s]; ok {
+					n = r
 				}
 				if n != s {
 					t[k] = n
@@ -395,7 +440,14 @@ func (h *handler) rewrite(tx fhir.Tx, v any, refs map[string]string) (bool, erro
 			changed = changed || c
 		}
 	case []any:
-		for _, child := range t {
+		for i, child := range t {
+			if s, ok := child.(string); ok {
+				if r, ok := refs[s]; ok {
+					t[i] = r
+					changed = true
+				}
+				continue
+			}
 			c, err := h.rewrite(tx, child, refs)
 			if err != nil {
 				return false, err
@@ -487,6 +539,10 @@ func (h *handler) respondBundle(c echo.Context, typ string, entries []*entry) er
 		be := &b.Entry[i]
 		if e.err != nil {
 			list := issues(e.err)
+			if st := list[0].HTTPStatus(); st >= 500 {
+				h.Logger.Error("bundle entry failed", "entry", i, "status", st,
+					"request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", e.err)
+			}
 			be.Response = &models.BundleEntryResponse{Status: statusLine(list[0].HTTPStatus()), Outcome: fhir.OperationOutcome(list...)}
 			continue
 		}

@@ -35,7 +35,7 @@ func (h *handler) criteria(typ, raw string) (fhir.Query, error) {
 			if len(vals) > 1 {
 				return q, fhir.Errorf(fhir.CodeInvalid, "_id may be given once in conditional criteria")
 			}
-			for _, v := range strings.Split(vals[0], ",") {
+			for _, v := range splitEscaped(vals[0], ',') {
 				if !fhir.ValidID(v) {
 					return q, fhir.Errorf(fhir.CodeInvalid, "_id in conditional criteria is not a valid id")
 				}
@@ -45,10 +45,16 @@ func (h *handler) criteria(typ, raw string) (fhir.Query, error) {
 			if len(vals) > 1 {
 				return q, fhir.Errorf(fhir.CodeInvalid, "identifier may be given once in conditional criteria")
 			}
-			for _, v := range strings.Split(vals[0], ",") {
-				tok := fhir.Token{Param: "identifier", Code: v}
-				if sys, code, ok := strings.Cut(v, "|"); ok {
-					tok.System, tok.Code = sys, code
+			for _, v := range splitEscaped(vals[0], ',') {
+				tok := fhir.Token{Param: "identifier", Code: unescape(v)}
+				if parts := splitEscaped(v, '|'); len(parts) == 2 {
+					tok.System, tok.Code = unescape(parts[0]), unescape(parts[1])
+					if tok.System == "" {
+						return q, &fhir.Error{Code: fhir.CodeNotSupported, Status: 400, Expression: []string{"identifier"},
+							Diagnostics: "identifier=|value (an identifier without a system) is not supported in conditional criteria yet; name the system"}
+					}
+				} else if len(parts) > 2 {
+					return q, fhir.Errorf(fhir.CodeInvalid, "identifier in conditional criteria has more than one '|'")
 				}
 				if tok.Code == "" {
 					return q, fhir.Errorf(fhir.CodeInvalid, "identifier in conditional criteria needs a value")
@@ -65,4 +71,36 @@ func (h *handler) criteria(typ, raw string) (fhir.Query, error) {
 		return q, fhir.Errorf(fhir.CodeInvalid, "conditional interactions need search criteria")
 	}
 	return q, nil
+}
+
+// splitEscaped splits s on sep where sep is not escaped with a backslash
+// (FHIR search escaping: \, \| \$ and \\). The parts keep their escapes.
+func splitEscaped(s string, sep byte) []string {
+	var parts []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case sep:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:])
+}
+
+// unescape removes FHIR search escapes.
+func unescape(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

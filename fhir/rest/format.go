@@ -21,6 +21,8 @@ const (
 // for XML (or only for a type we do not produce) answers 406.
 func negotiate(r *http.Request) error {
 	if f := r.URL.Query().Get("_format"); f != "" {
+		// An unencoded '+' in a query string arrives as a space.
+		f = strings.ReplaceAll(f, " ", "+")
 		switch strings.ToLower(strings.TrimSpace(strings.SplitN(f, ";", 2)[0])) {
 		case "json", "application/json", "application/fhir+json", "application/json+fhir":
 			return nil

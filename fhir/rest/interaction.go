@@ -87,7 +87,7 @@ func (h *handler) prepare(in *interaction) error {
 	}
 	rt := o.String("resourceType")
 	if rt == "" {
-		return &fhir.Error{Code: fhir.CodeRequired, Diagnostics: "resourceType is missing", Expression: []string{"resourceType"}}
+		return &fhir.Error{Code: fhir.CodeRequired, Status: http.StatusBadRequest, Diagnostics: "resourceType is missing", Expression: []string{"resourceType"}}
 	}
 	if rt != in.typ {
 		return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "resourceType " + sanitize(rt) + " does not match the URL type " + in.typ, Expression: []string{"resourceType"}}
@@ -221,6 +221,13 @@ func current(tx fhir.Tx, in *interaction) (*fhir.Resource, error) {
 	if err != nil {
 		return nil, err
 	}
+	if strings.TrimSpace(in.ifMatch) == "*" {
+		// "*": any current version will do, but there must be one.
+		if cur == nil || cur.Deleted {
+			return nil, staleVersion()
+		}
+		return cur, nil
+	}
 	if in.ifMatch != "" {
 		want, ok := parseETag(in.ifMatch)
 		if !ok {
@@ -302,22 +309,45 @@ func (h *handler) doConditional(tx fhir.Tx, in *interaction, then func(fhir.Tx, 
 		}
 		next.id = matches[0].ID
 	case in.method == http.MethodPut:
-		next.id = in.obj.String("id")
-		if next.id == "" {
-			next.id = in.assignedID
-		}
-		if next.id == "" {
-			next.id = h.NewID()
-		}
-		if err := checkID(next.id); err != nil {
+		id, err := h.newIdentity(tx, in)
+		if err != nil {
 			return nil, err
 		}
+		next.id = id
 	case in.method == http.MethodDelete:
 		return &outcome{status: http.StatusNoContent, info: "no resource matched the criteria; nothing was deleted"}, nil
 	default:
 		return nil, &fhir.Error{Code: fhir.CodeNotFound, Diagnostics: "no resource matched the criteria"}
 	}
 	return then(tx, &next)
+}
+
+// newIdentity decides the id of a conditional update that matched nothing:
+// the body's id if it names no existing resource, else a new one. A body id
+// that names another, existing resource is refused: the criteria did not
+// match it, so overwriting it would change the wrong resource.
+func (h *handler) newIdentity(tx fhir.Tx, in *interaction) (string, error) {
+	id := in.obj.String("id")
+	if id == "" {
+		if in.assignedID != "" {
+			return in.assignedID, nil
+		}
+		return h.NewID(), nil
+	}
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	cur, err := tx.Read(in.typ, id)
+	switch {
+	case errors.Is(err, fhir.ErrNotFound):
+		return id, nil
+	case err != nil:
+		return "", err
+	case !cur.Deleted:
+		return "", &fhir.Error{Code: fhir.CodeConflict, Expression: []string{in.typ + ".id"},
+			Diagnostics: "the body's id names an existing resource that the criteria do not match"}
+	}
+	return id, nil
 }
 
 func multipleMatches() error {

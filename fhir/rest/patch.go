@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"errors"
 	"net/http"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -25,9 +26,20 @@ func (h *handler) doPatch(tx fhir.Tx, in *interaction) (*outcome, error) {
 	if err != nil {
 		return nil, fhir.Errorf(fhir.CodeStructure, "the body is not a JSON Patch document")
 	}
-	patched, err := p.Apply(cur.JSON)
+	opts := jsonpatch.NewApplyOptions()
+	opts.EscapeHTML = false
+	// copy operations can double a document each; bound what they may add.
+	opts.AccumulatedCopySizeLimit = h.MaxBodyBytes
+	patched, err := p.ApplyWithOptions(cur.JSON, opts)
+	var tooBig *jsonpatch.AccumulatedCopySizeError
+	if errors.As(err, &tooBig) {
+		return nil, tooLarge(h.MaxBodyBytes)
+	}
 	if err != nil {
 		return nil, &fhir.Error{Code: fhir.CodeProcessing, Diagnostics: "the patch could not be applied: a path does not exist or a test failed"}
+	}
+	if int64(len(patched)) > h.MaxBodyBytes {
+		return nil, tooLarge(h.MaxBodyBytes)
 	}
 	o, err := fhir.ParseObject(patched)
 	if err != nil {

@@ -45,6 +45,7 @@ var (
 func Register(g *echo.Group, d Deps) {
 	h := newHandler(d)
 	g.GET("/metadata", h.metadata)
+	g.HEAD("/metadata", h.metadata)
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		g.Add(m, "/metadata", methodNotAllowed)
 	}
@@ -59,11 +60,13 @@ func Register(g *echo.Group, d Deps) {
 	g.GET("/:type/_history", h.history)
 
 	g.GET("/:type/:id", h.read)
+	g.HEAD("/:type/:id", h.read)
 	g.PUT("/:type/:id", h.update)
 	g.PATCH("/:type/:id", h.patch)
 	g.DELETE("/:type/:id", h.delete)
 	g.GET("/:type/:id/_history", h.history)
 	g.GET("/:type/:id/_history/:vid", h.vread)
+	g.HEAD("/:type/:id/_history/:vid", h.vread)
 }
 
 func methodNotAllowed(echo.Context) error {
