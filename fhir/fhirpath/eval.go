@@ -93,11 +93,15 @@ type expr interface {
 
 type literal struct{ nodes []Node }
 
-func (l *literal) eval(*evalCtx, []Node) ([]Node, error) { return l.nodes[:len(l.nodes):len(l.nodes)], nil }
+func (l *literal) eval(*evalCtx, []Node) ([]Node, error) {
+	return l.nodes[:len(l.nodes):len(l.nodes)], nil
+}
 
 type thisExpr struct{}
 
-func (thisExpr) eval(_ *evalCtx, focus []Node) ([]Node, error) { return focus[:len(focus):len(focus)], nil }
+func (thisExpr) eval(_ *evalCtx, focus []Node) ([]Node, error) {
+	return focus[:len(focus):len(focus)], nil
+}
 
 type indexVarExpr struct{}
 
