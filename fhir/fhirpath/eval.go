@@ -130,6 +130,12 @@ type memberExpr struct {
 
 func (m *memberExpr) eval(c *evalCtx, focus []Node) ([]Node, error) {
 	if m.term && m.name[0] >= 'A' && m.name[0] <= 'Z' {
+		if len(focus) == 1 { // the usual case, the resource itself
+			if isType(focus[0], m.name) {
+				return focus[:1:1], nil
+			}
+			return nil, nil
+		}
 		var out []Node
 		for _, n := range focus {
 			if isType(n, m.name) {

@@ -92,6 +92,9 @@ func init() {
 // eachItem evaluates a lambda argument once per input item, with the item
 // as focus and $this and its position as $index.
 func eachItem(c *evalCtx, in []Node, arg expr, do func(i int, r []Node) error) error {
+	if len(in) == 0 {
+		return nil
+	}
 	sub := *c
 	for i := range in {
 		sub.index = i

@@ -284,6 +284,12 @@ func containsEqual(in []Node, n Node) bool {
 
 // union merges two collections, dropping items equal to one already taken.
 func union(l, r []Node) []Node {
+	switch {
+	case len(r) == 0 && len(l) <= 1:
+		return l
+	case len(l) == 0 && len(r) <= 1:
+		return r
+	}
 	out := make([]Node, 0, len(l)+len(r))
 	for _, in := range [2][]Node{l, r} {
 		for _, n := range in {
