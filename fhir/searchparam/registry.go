@@ -127,6 +127,14 @@ var leftOut = map[string]string{
 	"http://hl7.org/fhir/SearchParameter/Bundle-message":      "its expression selects a resource inside the Bundle, not a reference to one stored here",
 }
 
+// componentFixes corrects published composite definitions whose component
+// expressions do not fit the components' types. R4's
+// DocumentReference-relationship pairs relatesto (a reference) with "code"
+// and relation (a token) with "target"; later FHIR versions swap them back.
+var componentFixes = map[string][]string{
+	"http://hl7.org/fhir/SearchParameter/DocumentReference-relationship": {"target", "code"},
+}
+
 type builder struct {
 	byURL    map[string]conformance.SearchParameterDef
 	compiled map[string]*fhirpath.Expr
@@ -231,7 +239,11 @@ func (b *builder) param(d conformance.SearchParameterDef, base string) (*param, 
 		expr:   expr,
 		lookup: search.Param{Code: d.Code, Type: typ, Targets: slices.Clone(d.Target)},
 	}
-	for _, c := range d.Component {
+	fix := componentFixes[d.URL]
+	for i, c := range d.Component {
+		if i < len(fix) {
+			c.Expression = fix[i]
+		}
 		cd := b.byURL[c.Definition]
 		if cd.URL == "" {
 			return nil, fmt.Errorf("component %s is not defined", c.Definition)
