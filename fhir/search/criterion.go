@@ -87,7 +87,7 @@ func (p *parser) chain(out *Parsed, typ string, prm Param, mod, tail, value stri
 	case mod != "":
 		return true, invalid("only a type modifier may come before a chain")
 	case len(prm.Targets) == 0:
-		return true, invalid("the parameter may refer to any type: name one, as in %s:Type.%s", prm.Code, tail)
+		return true, invalid("the parameter may refer to any type: name one with a type modifier (%s:Type.parameter)", prm.Code)
 	default:
 		targets = prm.Targets
 	}
