@@ -118,3 +118,26 @@ func BenchmarkUpdate(b *testing.B) {
 		write(b, s, patient("p", v))
 	}
 }
+
+// BenchmarkConditionalCreate is a create unless one matches: a search by
+// identifier inside the unit, then the Put. On FerretDB the search scans
+// the collection, so compare runs of the same -benchtime=Nx only.
+func BenchmarkConditionalCreate(b *testing.B) {
+	s := open(b, mongostore.Options{})
+	defer s.Close()
+	b.SetBytes(int64(len(patientJSON("p0000000", 1))))
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		r := patient(fmt.Sprintf("p%07d", i), 1)
+		err := s.Write(context.Background(), func(tx fhir.Tx) error {
+			found, err := tx.Search(fhir.Query{Type: "Patient", Tokens: r.Tokens[1:], Limit: 2})
+			if err != nil || len(found) > 0 {
+				return err
+			}
+			return tx.Put(r)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
