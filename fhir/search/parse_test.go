@@ -106,6 +106,9 @@ func TestParseClauses(t *testing.T) {
 		{"dateTime with zone", "Observation", "date=2024-03-05T10:00:00%2B02:00",
 			[]fhir.Clause{{Param: "date", Type: "date", Values: []fhir.Value{
 				{Low: ms("2024-03-05T08:00:00Z"), High: ms("2024-03-05T08:00:01Z")}}}}},
+		{"time zone with an unencoded plus", "Observation", "date=2024-03-05T10:00:00+02:00",
+			[]fhir.Clause{{Param: "date", Type: "date", Values: []fhir.Value{
+				{Low: ms("2024-03-05T08:00:00Z"), High: ms("2024-03-05T08:00:01Z")}}}}},
 		{"instant below a millisecond still covers one", "Observation", "date=2024-03-05T10:00:00.0001Z",
 			[]fhir.Clause{{Param: "date", Type: "date", Values: []fhir.Value{
 				{Low: ms("2024-03-05T10:00:00Z"), High: ms("2024-03-05T10:00:00.001Z")}}}}},

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"errors"
 	"regexp"
 	"slices"
 	"strconv"
@@ -76,6 +77,9 @@ func (p *parser) result(out *Parsed, key string, vals []string) (ok bool, err er
 	switch code {
 	case "_count":
 		n, err := strconv.Atoi(v)
+		if errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+			n, err = MaxCount, nil // more digits than an int holds
+		}
 		if err != nil || n < 0 {
 			return true, invalid("not a count (a whole number, 0 or more)")
 		}

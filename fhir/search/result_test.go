@@ -24,6 +24,8 @@ func TestParseResultParameters(t *testing.T) {
 			func(p *Parsed) any { return p.Count }, 0},
 		{"_count above 1000 is capped", "Patient", "_count=5000",
 			func(p *Parsed) any { return [2]int{p.Count, p.Query.Limit} }, [2]int{1000, 1000}},
+		{"_count beyond an int is capped", "Patient", "_count=99999999999999999999999",
+			func(p *Parsed) any { return p.Count }, 1000},
 		{"_offset", "Patient", "_offset=40",
 			func(p *Parsed) any { return p.Query.Offset }, 40},
 		{"_sort with several keys and -", "Observation", "_sort=-date,code,_lastUpdated",

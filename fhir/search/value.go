@@ -144,6 +144,9 @@ func (p *parser) date(item string) (fhir.Value, error) {
 	if err != nil {
 		return fhir.Value{}, err
 	}
+	// A '+' of a time zone written unencoded in the URL arrives as a space;
+	// a date holds no space otherwise.
+	s = strings.Replace(s, " ", "+", 1)
 	start, end, err := fhir.ParseDateRange(s)
 	if err != nil {
 		return fhir.Value{}, invalid("not a valid date")
