@@ -7,7 +7,10 @@
 //     with its JSON, so that a read is one indexed lookup;
 //   - history: every version ever written, keyed by seq, an integer that
 //     grows with every write and gives history its global order;
-//   - token: the index entries (fhir.Token) of the current version only.
+//   - token: the identifier tokens (fhir.Token) of the current version only;
+//   - ix_code, ix_string, ix_range, ix_comp: the search index entries
+//     (fhir.IndexEntry) of the current version only, written in the same
+//     transaction as the version (see index.go).
 //
 // Units of work (Store.Write) run one at a time on the single writer
 // connection, inside a transaction opened with BEGIN IMMEDIATE, so they are

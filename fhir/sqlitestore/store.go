@@ -21,7 +21,10 @@ const FileName = "fhir.db"
 
 // schemaVersion is stored in PRAGMA user_version. Version 1 was a
 // pre-release layout without the order column; no release ever wrote it.
-const schemaVersion = 2
+// Version 2 had no search index tables: its resources carry no index
+// entries, and only the writer that extracts them (an import) can add
+// them, so a version 2 file is refused rather than upgraded.
+const schemaVersion = 3
 
 // schema creates the tables on a new database. Times are Unix microseconds;
 // deleted is 0 or 1; json is NULL for a deletion.
@@ -71,7 +74,7 @@ CREATE TABLE IF NOT EXISTS token (
 	PRIMARY KEY (param, code, type, id, system)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS token_owner ON token (type, id);
-`
+` + indexSchema
 
 // Store is the SQLite engine. It is safe for concurrent use.
 type Store struct {
@@ -194,7 +197,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		if v > schemaVersion {
 			return fmt.Errorf("database schema version %d is newer than this server's (%d)", v, schemaVersion)
 		}
-		if v != 0 && v < schemaVersion {
+		switch {
+		case v == 2:
+			return fmt.Errorf("database schema version 2 has no search index (this server needs version %d); "+
+				"move the file away and import the data again", schemaVersion)
+		case v != 0 && v < schemaVersion:
 			return fmt.Errorf("database schema version %d was never released; move the file away to start afresh", v)
 		}
 		if _, err := s.wconn.ExecContext(ctx, schema); err != nil {

@@ -17,6 +17,11 @@ type writeStmts struct {
 	insertHistory *sql.Stmt
 	deleteTokens  *sql.Stmt
 	insertToken   *sql.Stmt
+	insertCode    *sql.Stmt
+	insertString  *sql.Stmt
+	insertRange   *sql.Stmt
+	insertComp    *sql.Stmt
+	deleteIx      []*sql.Stmt // one per index table
 }
 
 const (
@@ -32,18 +37,35 @@ const (
 	insertTokenSQL  = `INSERT OR IGNORE INTO token (param, code, type, id, system) VALUES (?, ?, ?, ?, ?)`
 )
 
-func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
-	for _, p := range []struct {
-		st  **sql.Stmt
-		sql string
-	}{
+type preparation struct {
+	st  **sql.Stmt
+	sql string
+}
+
+func (w *writeStmts) preparations() []preparation {
+	ps := []preparation{
 		{&w.read, readSQL},
 		{&w.insertCurrent, insertCurrentSQL},
 		{&w.updateCurrent, updateCurrentSQL},
 		{&w.insertHistory, insertHistorySQL},
 		{&w.deleteTokens, deleteTokensSQL},
 		{&w.insertToken, insertTokenSQL},
-	} {
+		{&w.insertCode, insertCodeSQL},
+		{&w.insertString, insertStringSQL},
+		{&w.insertRange, insertRangeSQL},
+		{&w.insertComp, insertCompSQL},
+	}
+	if w.deleteIx == nil {
+		w.deleteIx = make([]*sql.Stmt, len(indexTables))
+	}
+	for i, tab := range indexTables {
+		ps = append(ps, preparation{&w.deleteIx[i], `DELETE FROM ` + tab + ` WHERE type = ? AND id = ?`})
+	}
+	return ps
+}
+
+func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	for _, p := range w.preparations() {
 		st, err := c.PrepareContext(ctx, p.sql)
 		if err != nil {
 			return err
@@ -55,9 +77,9 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 
 func (w *writeStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.read, w.insertCurrent, w.updateCurrent, w.insertHistory, w.deleteTokens, w.insertToken} {
-		if st != nil {
-			errs = append(errs, st.Close())
+	for _, p := range w.preparations() {
+		if *p.st != nil {
+			errs = append(errs, (*p.st).Close())
 		}
 	}
 	return errors.Join(errs...)
@@ -115,6 +137,9 @@ func (t *tx) Put(res *fhir.Resource) error {
 	if res.Type == "" || res.ID == "" {
 		return fmt.Errorf("sqlitestore: put: resource type and id are required")
 	}
+	if err := checkIndex(res.Index); err != nil {
+		return fmt.Errorf("sqlitestore: %s: %w", t.what(res), err)
+	}
 	ctx, w := context.Background(), &t.s.w
 	lu, del := toMicros(res.LastUpdated), 0
 	if res.Deleted {
@@ -152,9 +177,17 @@ func (t *tx) Put(res *fhir.Resource) error {
 		if _, err := w.deleteTokens.ExecContext(ctx, res.Type, res.ID); err != nil {
 			return t.abort(t.s.fail(t.what(res), err))
 		}
+		if err := w.deleteIndex(ctx, res.Type, res.ID); err != nil {
+			return t.abort(t.s.fail(t.what(res), err))
+		}
 	}
 	for _, tok := range res.Tokens {
 		if _, err := w.insertToken.ExecContext(ctx, tok.Param, tok.Code, res.Type, res.ID, tok.System); err != nil {
+			return t.abort(t.s.fail(t.what(res), err))
+		}
+	}
+	if !res.Deleted { // a deletion has nothing to find
+		if err := w.insertIndex(ctx, res); err != nil {
 			return t.abort(t.s.fail(t.what(res), err))
 		}
 	}
