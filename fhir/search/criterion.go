@@ -28,12 +28,12 @@ func (p *parser) criterion(out *Parsed, typ, key, value string, depth int) (know
 	if code == "_id" && !chained {
 		return true, p.ids(out, mod, value)
 	}
-	prm, ok := p.params.Lookup(typ, code)
+	prm, ok := p.lookup(typ, code)
 	if !ok || prm.Type == fhir.TypeSpecial {
 		return false, nil
 	}
 	if chained {
-		return p.chain(out, typ, prm, mod, tail, value, depth)
+		return p.chain(out, prm, mod, tail, value, depth)
 	}
 	c, err := p.clause(prm, mod, value)
 	if err != nil || c == nil {
@@ -70,7 +70,7 @@ func (p *parser) ids(out *Parsed, mod, value string) error {
 
 // chain reads "subject:Patient.name=smith" once the reference parameter
 // (prm, with modifier mod) is known; tail is what follows the first dot.
-func (p *parser) chain(out *Parsed, typ string, prm Param, mod, tail, value string, depth int) (bool, error) {
+func (p *parser) chain(out *Parsed, prm Param, mod, tail, value string, depth int) (bool, error) {
 	if prm.Type != fhir.TypeReference {
 		return true, invalid("only a reference parameter can be chained")
 	}
@@ -120,7 +120,7 @@ func (p *parser) has(out *Parsed, typ, key, value string, depth int) (bool, erro
 	if !fhir.ValidTypeName(src) {
 		return true, invalid("not a resource type")
 	}
-	prm, ok := p.params.Lookup(src, code)
+	prm, ok := p.lookup(src, code)
 	if !ok {
 		return false, nil
 	}
@@ -137,6 +137,15 @@ func (p *parser) has(out *Parsed, typ, key, value string, depth int) (bool, erro
 	}
 	out.Has = append(out.Has, Has{Param: prm.Code, Inner: inner})
 	return true, nil
+}
+
+// lookup finds a parameter, its Code filled in when Params left it empty.
+func (p *parser) lookup(typ, code string) (Param, bool) {
+	prm, ok := p.params.Lookup(typ, code)
+	if prm.Code == "" {
+		prm.Code = code
+	}
+	return prm, ok
 }
 
 func innerQuery(typ string) *Parsed {

@@ -119,7 +119,7 @@ func (p *parser) sort(out *Parsed, v string) error {
 		if code == "" {
 			return invalid("empty sort key")
 		}
-		prm, ok := p.params.Lookup(out.Query.Type, code)
+		prm, ok := p.lookup(out.Query.Type, code)
 		if !ok {
 			return invalid("unknown sort parameter")
 		}
@@ -154,7 +154,7 @@ func (p *parser) include(v string) (Include, error) {
 	if inc.Param == "*" {
 		return inc, nil
 	}
-	prm, ok := p.params.Lookup(inc.Source, inc.Param)
+	prm, ok := p.lookup(inc.Source, inc.Param)
 	if !ok || prm.Type != fhir.TypeReference {
 		return inc, invalid("not a reference parameter of the type")
 	}
