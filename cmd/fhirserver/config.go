@@ -18,6 +18,7 @@ type Config struct {
 	MongoURI     string
 	Demo         bool
 	MaxBodyBytes int64
+	CursorKey    string // signs paging cursors; random per process when empty
 }
 
 // FHIRBase is the base URL of the FHIR API.
@@ -60,6 +61,7 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.StringVar(&c.MongoURI, "mongo-uri", env("FHIR_MONGO_URI", ""), "MongoDB URI; empty means the embedded store (FHIR_MONGO_URI, or FHIR_MONGO_URI_FILE)")
 	fs.BoolVar(&c.Demo, "demo", envBool("FHIR_DEMO", false), "load synthetic demo patients into an empty store (FHIR_DEMO)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", envInt("FHIR_MAX_BODY", 16<<20), "largest request body in bytes (FHIR_MAX_BODY)")
+	fs.StringVar(&c.CursorKey, "cursor-key", env("FHIR_CURSOR_KEY", ""), "secret that signs paging links; set the same value on every process of one deployment (FHIR_CURSOR_KEY, or FHIR_CURSOR_KEY_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}

@@ -93,8 +93,16 @@ func TestCapabilityStatementListsWhatIsServed(t *testing.T) {
 	for _, i := range patient["interaction"].([]any) {
 		codes = append(codes, i.(map[string]any)["code"].(string))
 	}
-	if got := strings.Join(codes, ","); strings.Contains(got, "search-type") || !strings.Contains(got, "history-instance") {
-		t.Errorf("Patient interactions %s: search is not served yet, history is", got)
+	if got := strings.Join(codes, ","); !strings.Contains(got, "search-type") || !strings.Contains(got, "history-instance") {
+		t.Errorf("Patient interactions %s", got)
+	}
+	params := map[string]string{}
+	for _, p := range patient["searchParam"].([]any) {
+		p := p.(map[string]any)
+		params[p["name"].(string)] = p["type"].(string)
+	}
+	if params["name"] != "string" || params["birthdate"] != "date" || params["_lastUpdated"] != "date" {
+		t.Errorf("Patient search parameters %v", params)
 	}
 	if f := cs["format"].([]any); len(f) == 0 || strings.Contains(strings.ToLower(strings.Join(strs(f), ",")), "xml") {
 		t.Errorf("formats %v: JSON only", f)

@@ -16,6 +16,7 @@ import (
 	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/mongostore"
 	"github.com/oncofhir/oncofhir/fhir/rest"
+	"github.com/oncofhir/oncofhir/fhir/searchparam"
 	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
@@ -53,7 +54,19 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts, err := capabilityOptions(m.Config)
+	params, err := searchparam.Load()
+	if err != nil {
+		return err
+	}
+	params = params.WithBaseURL(m.Config.FHIRBase())
+	searchable := params
+	if _, ok := m.Store.(interface {
+		Count(context.Context, fhir.Query) (int, error)
+	}); !ok {
+		// This engine cannot run search criteria yet: advertise no search.
+		searchable = nil
+	}
+	opts, err := capabilityOptions(m.Config, searchable)
 	if err != nil {
 		return err
 	}
@@ -76,6 +89,10 @@ func (m *Main) Open(ctx context.Context) error {
 		Capability:     capability,
 		MaxBodyBytes:   m.Config.MaxBodyBytes,
 		Logger:         m.Logger,
+		Params:         params,
+		Indexer:        params,
+		Compartment:    conformance.PatientCompartment(),
+		CursorKey:      []byte(m.Config.CursorKey),
 	})
 	m.Echo = e
 	return nil

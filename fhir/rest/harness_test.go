@@ -18,6 +18,7 @@ import (
 	"github.com/oncofhir/oncofhir/fhir/mongostore"
 	"github.com/oncofhir/oncofhir/fhir/mongostore/ferrettest"
 	"github.com/oncofhir/oncofhir/fhir/rest"
+	"github.com/oncofhir/oncofhir/fhir/searchparam"
 	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
@@ -28,6 +29,25 @@ var (
 	validator     *conformance.Validator
 	validatorErr  error
 )
+
+var (
+	paramsOnce sync.Once
+	params     *searchparam.Registry
+	paramsErr  error
+)
+
+func sharedParams(t testing.TB) *searchparam.Registry {
+	paramsOnce.Do(func() {
+		params, paramsErr = searchparam.Load()
+		if paramsErr == nil {
+			params = params.WithBaseURL(base)
+		}
+	})
+	if paramsErr != nil {
+		t.Fatal(paramsErr)
+	}
+	return params
+}
 
 func sharedValidator(t testing.TB) *conformance.Validator {
 	validatorOnce.Do(func() { validator, validatorErr = conformance.NewValidator() })
@@ -70,6 +90,7 @@ type server struct {
 func newServer(t testing.TB, store fhir.Store, mod ...func(*rest.Deps)) *server {
 	e := echo.New()
 	e.HTTPErrorHandler = rest.ErrorHandler(nil)
+	params := sharedParams(t)
 	d := rest.Deps{
 		Store:          store,
 		Validator:      sharedValidator(t),
@@ -77,6 +98,10 @@ func newServer(t testing.TB, store fhir.Store, mod ...func(*rest.Deps)) *server 
 		IsResourceType: conformance.IsResourceType,
 		Capability:     []byte(`{"resourceType":"CapabilityStatement"}`),
 		MaxBodyBytes:   64 << 10,
+		Params:         params,
+		Indexer:        params,
+		Compartment:    conformance.PatientCompartment(),
+		CursorKey:      []byte("test cursor key"),
 	}
 	for _, f := range mod {
 		f(&d)

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 
 type handler struct {
 	Deps
+	cursors signer
 }
 
 func newHandler(d Deps) *handler {
@@ -36,7 +38,14 @@ func newHandler(d Deps) *handler {
 		d.IsResourceType = fhir.ValidTypeName
 	}
 	d.BaseURL = strings.TrimRight(d.BaseURL, "/")
-	return &handler{Deps: d}
+	key := d.CursorKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := crand.Read(key); err != nil {
+			panic("rest: no randomness for the cursor key: " + err.Error())
+		}
+	}
+	return &handler{Deps: d, cursors: signer{key: key}}
 }
 
 // interaction is one FHIR interaction, read from an HTTP request or from a
@@ -184,6 +193,13 @@ func (h *handler) store(tx fhir.Tx, o fhir.Object, typ, id string, version int, 
 	res := &fhir.Resource{
 		Type: typ, ID: id, Version: version, LastUpdated: now, Method: method,
 		JSON: o.Bytes(), Tokens: fhir.Identifiers(o),
+	}
+	if h.Indexer != nil {
+		entries, err := h.Indexer.Extract(typ, res.JSON)
+		if err != nil {
+			return nil, err
+		}
+		res.Index = entries
 	}
 	if err := tx.Put(res); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/search"
 )
 
 // Validator checks a resource before it is stored; it returns nil or the
@@ -28,6 +29,14 @@ type Deps struct {
 	NewID          func() string
 	MaxBodyBytes   int64 // request body limit; 0 means DefaultMaxBodyBytes
 	Logger         *slog.Logger
+	// Search: the parameters, the extractor run on every write, the
+	// Patient compartment (type → parameters) and the key that signs
+	// paging cursors (random when empty: set it when several processes
+	// serve one store).
+	Params      search.Params
+	Indexer     Indexer
+	Compartment map[string][]string
+	CursorKey   []byte
 }
 
 // DefaultMaxBodyBytes is the request body limit when Deps sets none.
@@ -37,8 +46,8 @@ const DefaultMaxBodyBytes = 16 << 20
 // codes, the interactions Register serves; the CapabilityStatement is built
 // from them.
 var (
-	TypeInteractions   = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"}
-	SystemInteractions = []string{"transaction", "batch", "history-system"}
+	TypeInteractions   = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
+	SystemInteractions = []string{"transaction", "batch", "history-system", "search-system"}
 )
 
 // Register lists every FHIR route under g (mounted at /fhir).
@@ -51,8 +60,11 @@ func Register(g *echo.Group, d Deps) {
 	}
 
 	g.POST("", h.bundle)
+	g.GET("", h.searchSystem)
 	g.GET("/_history", h.history)
 
+	g.GET("/:type", h.searchType)
+	g.POST("/:type/_search", h.searchType)
 	g.POST("/:type", h.create)
 	g.PUT("/:type", h.conditionalUpdate)
 	g.PATCH("/:type", h.patch)
@@ -65,6 +77,8 @@ func Register(g *echo.Group, d Deps) {
 	g.PATCH("/:type/:id", h.patch)
 	g.DELETE("/:type/:id", h.delete)
 	g.GET("/:type/:id/_history", h.history)
+	g.GET("/:type/:id/$everything", h.everything)
+	g.GET("/:type/:id/:comp", h.compartmentSearch)
 	g.GET("/:type/:id/_history/:vid", h.vread)
 	g.HEAD("/:type/:id/_history/:vid", h.vread)
 }

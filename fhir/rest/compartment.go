@@ -1,0 +1,214 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+// maxCompartment bounds how many resources one patient's compartment may
+// hold for $everything and compartment search.
+const maxCompartment = 20000
+
+// compartmentKeys finds the resources of typ in the Patient compartment of
+// id: those whose compartment parameters refer to the patient.
+func (h *handler) compartmentKeys(ctx context.Context, typ, id string, since time.Time) ([]*fhir.Resource, error) {
+	ref := []fhir.Value{{System: "Patient", Code: "Patient/" + id}}
+	seen := map[string]bool{}
+	var out []*fhir.Resource
+	for _, param := range h.Compartment[typ] {
+		q := fhir.Query{Type: typ, Limit: maxCompartment + 1,
+			Clauses: []fhir.Clause{{Param: param, Type: fhir.TypeReference, Values: ref}}}
+		if !since.IsZero() {
+			ms := float64(since.UnixMilli())
+			q.Clauses = append(q.Clauses, fhir.Clause{Param: "_lastUpdated", Type: fhir.TypeDate,
+				Values: []fhir.Value{{Prefix: "ge", Low: ms, High: ms + 1}}})
+		}
+		found, err := h.Store.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range found {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				out = append(out, r)
+			}
+		}
+		if len(out) > maxCompartment {
+			return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the compartment is too large to return at once"}
+		}
+	}
+	slices.SortFunc(out, func(a, b *fhir.Resource) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// everything serves GET /fhir/Patient/{id}/$everything: the patient and
+// every resource of its compartment, paged, with _type, _since and _count.
+func (h *handler) everything(c echo.Context) error {
+	if err := negotiate(c.Request()); err != nil {
+		return err
+	}
+	if err := h.searchEnabled(); err != nil {
+		return err
+	}
+	if c.Param("type") != "Patient" {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusNotFound, Diagnostics: "$everything is served for Patient"}
+	}
+	id := c.Param("id")
+	if err := checkID(id); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	values := c.QueryParams()
+	offset := 0
+	if tok := values.Get("_cursor"); tok != "" {
+		cur, err := h.cursors.decode(tok)
+		if err != nil {
+			return err
+		}
+		if values, err = url.ParseQuery(cur.Query); err != nil {
+			return fhir.Errorf(fhir.CodeInvalid, "the paging cursor is not valid for this server")
+		}
+		offset = cur.Offset
+	}
+	values.Del("_cursor")
+	values.Del("_format")
+	count := 50
+	if v := values.Get("_count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "_count must be a positive integer", Expression: []string{"_count"}}
+		}
+		count = min(n, 1000)
+	}
+	var since time.Time
+	if v := values.Get("_since"); v != "" {
+		start, _, err := fhir.ParseDateRange(v)
+		if err != nil {
+			return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "_since is not a valid instant", Expression: []string{"_since"}}
+		}
+		since = start
+	}
+	types := h.compartmentTypes()
+	if v := values.Get("_type"); v != "" {
+		types = nil
+		for _, t := range splitEscaped(v, ',') {
+			if err := h.checkType(t); err != nil {
+				return err
+			}
+			types = append(types, t)
+		}
+	}
+	patient, err := h.Store.Read(ctx, "Patient", id)
+	if err != nil || patient.Deleted {
+		if err == nil {
+			return gone("Patient", id)
+		}
+		if isNotFound(err) {
+			return notFound("Patient", id)
+		}
+		return err
+	}
+	var all []*fhir.Resource
+	if slices.Contains(types, "Patient") && (since.IsZero() || !patient.LastUpdated.Before(since)) {
+		all = append(all, patient)
+	}
+	for _, t := range types {
+		if t == "Patient" {
+			continue
+		}
+		found, err := h.compartmentKeys(ctx, t, id, since)
+		if err != nil {
+			return err
+		}
+		all = append(all, found...)
+		if len(all) > maxCompartment {
+			return &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the record is too large to return at once; use _type or _since"}
+		}
+	}
+	total := len(all)
+	end := min(offset+count, total)
+	page := all[min(offset, total):end]
+	self := h.BaseURL + "/Patient/" + id + "/$everything"
+	canonical := values.Encode()
+	b := models.Bundle{Type: models.BundleTypeSearchset, Total: &total}
+	b.Link = append(b.Link, models.BundleLink{Relation: "self", Url: self + queryString(values)})
+	if end < total {
+		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + "?_cursor=" + h.cursors.encode(cursor{Query: canonical, Offset: end})})
+	}
+	if offset > 0 {
+		b.Link = append(b.Link, models.BundleLink{Relation: "previous", Url: self + "?_cursor=" + h.cursors.encode(cursor{Query: canonical, Offset: max(0, offset-count)})})
+	}
+	mode := models.SearchEntryModeMatch
+	for _, r := range page {
+		full := h.BaseURL + "/" + r.Type + "/" + r.ID
+		b.Entry = append(b.Entry, models.BundleEntry{FullUrl: &full, Resource: r.JSON, Search: &models.BundleEntrySearch{Mode: &mode}})
+	}
+	body, err := marshal(b)
+	if err != nil {
+		return err
+	}
+	writeJSON(c, http.StatusOK, body)
+	return nil
+}
+
+// compartmentTypes lists Patient and the types of its compartment.
+func (h *handler) compartmentTypes() []string {
+	types := []string{"Patient"}
+	for t, params := range h.Compartment {
+		if len(params) > 0 && t != "Patient" {
+			types = append(types, t)
+		}
+	}
+	slices.Sort(types[1:])
+	return types
+}
+
+// compartmentSearch serves GET /fhir/Patient/{id}/{type}?...: a search of
+// type restricted to the patient's compartment.
+func (h *handler) compartmentSearch(c echo.Context) error {
+	if c.Param("type") != "Patient" {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusNotFound, Diagnostics: "compartment search is served for Patient"}
+	}
+	id, typ := c.Param("id"), c.Param("comp")
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if err := h.checkType(typ); err != nil {
+		return err
+	}
+	if len(h.Compartment[typ]) == 0 {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusNotFound, Diagnostics: typ + " is not in the Patient compartment"}
+	}
+	if err := h.searchEnabled(); err != nil {
+		return err
+	}
+	found, err := h.compartmentKeys(c.Request().Context(), typ, id, time.Time{})
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(found)+1)
+	for _, r := range found {
+		ids = append(ids, r.ID)
+	}
+	if len(ids) == 0 {
+		ids = append(ids, "") // no resource has the empty id
+	}
+	return h.runSearch(c, typ, c.QueryParams(), h.BaseURL+"/Patient/"+id+"/"+typ, ids)
+}

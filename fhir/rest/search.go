@@ -1,0 +1,410 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/search"
+)
+
+// Indexer extracts the search index entries of a resource; Params knows
+// the search parameters (both are the searchparam registry).
+type Indexer interface {
+	Extract(resourceType string, raw []byte) ([]fhir.IndexEntry, error)
+}
+
+// counter is what _total=accurate needs of the store.
+type counter interface {
+	Count(ctx context.Context, q fhir.Query) (int, error)
+}
+
+// maxInner bounds how many resources a chain, _has or include step may
+// collect before the search is refused as too costly.
+const maxInner = 1000
+
+func (h *handler) searchEnabled() error {
+	if h.Params == nil || h.Indexer == nil {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusNotImplemented, Diagnostics: "search is not configured"}
+	}
+	if _, ok := h.Store.(counter); !ok {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusNotImplemented, Diagnostics: "search is not available on this storage engine yet"}
+	}
+	return nil
+}
+
+// searchType serves GET /fhir/{type} and POST /fhir/{type}/_search.
+func (h *handler) searchType(c echo.Context) error {
+	if err := negotiate(c.Request()); err != nil {
+		return err
+	}
+	typ := c.Param("type")
+	if err := h.checkType(typ); err != nil {
+		return err
+	}
+	values := c.QueryParams()
+	if c.Request().Method == http.MethodPost {
+		if err := checkContentType(c.Request(), "application/x-www-form-urlencoded"); err != nil {
+			return err
+		}
+		form, err := c.FormParams()
+		if err != nil {
+			return fhir.Errorf(fhir.CodeInvalid, "the search form could not be read")
+		}
+		for k, v := range form {
+			values[k] = append(values[k], v...)
+		}
+	}
+	return h.runSearch(c, typ, values, h.BaseURL+"/"+typ, nil)
+}
+
+// searchSystem serves GET /fhir?_type=... (all types when _type is absent).
+func (h *handler) searchSystem(c echo.Context) error {
+	if err := negotiate(c.Request()); err != nil {
+		return err
+	}
+	return h.runSearch(c, "", c.QueryParams(), h.BaseURL, nil)
+}
+
+// runSearch parses, executes and answers one search; within, when not nil,
+// restricts it to those ids (a compartment).
+func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self string, within []string) error {
+	if err := h.searchEnabled(); err != nil {
+		return err
+	}
+	offset := 0
+	if tok := values.Get("_cursor"); tok != "" {
+		cur, err := h.cursors.decode(tok)
+		if err != nil {
+			return err
+		}
+		if values, err = url.ParseQuery(cur.Query); err != nil {
+			return fhir.Errorf(fhir.CodeInvalid, "the paging cursor is not valid for this server")
+		}
+		offset = cur.Offset
+	}
+	values.Del("_cursor")
+	values.Del("_format")
+	ctx := c.Request().Context()
+	p, err := search.Parse(typ, values, h.Params, search.Options{Strict: preferStrict(c.Request()), BaseURL: h.BaseURL, Now: h.Now()})
+	if err != nil {
+		return err
+	}
+	if typ == "" && len(p.Types) == 1 {
+		p.Query.Type = p.Types[0]
+	} else if typ == "" && len(p.Types) > 1 {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_type"},
+			Diagnostics: "a system search takes one _type for now"}
+	}
+	if p.Summary == "true" {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_summary"},
+			Diagnostics: "_summary=true is not supported yet; use _elements, _summary=text or _summary=data"}
+	}
+	if within != nil {
+		set := map[string]bool{}
+		for _, id := range within {
+			set[id] = true
+		}
+		p.Query.IDs = intersect(p.Query.IDs, set)
+		if len(p.Query.IDs) == 0 {
+			p.Query.IDs = []string{""}
+		}
+	}
+	page, err := h.execute(ctx, p, offset)
+	if err != nil {
+		return err
+	}
+	canonical := values.Encode()
+	b := models.Bundle{Type: models.BundleTypeSearchset}
+	if page.total >= 0 {
+		t := page.total
+		b.Total = &t
+	}
+	link := func(rel string, off int) {
+		u := self + "?" + canonical
+		if off != 0 || rel != "self" {
+			u = self + "?_cursor=" + h.cursors.encode(cursor{Query: canonical, Offset: off})
+		}
+		b.Link = append(b.Link, models.BundleLink{Relation: rel, Url: u})
+	}
+	link("self", offset)
+	if page.more {
+		link("next", offset+p.Count)
+	}
+	if offset > 0 {
+		link("previous", max(0, offset-p.Count))
+	}
+	match, include := models.SearchEntryModeMatch, models.SearchEntryModeInclude
+	for _, r := range page.matches {
+		b.Entry = append(b.Entry, h.searchEntry(r, &match, p))
+	}
+	for _, r := range page.included {
+		b.Entry = append(b.Entry, h.searchEntry(r, &include, p))
+	}
+	if len(p.Unknown) > 0 {
+		outcome := models.SearchEntryModeOutcome
+		oo := fhir.OperationOutcome(&fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusOK,
+			Diagnostics: "ignored unknown or unsupported search parameters: " + sanitize(strings.Join(p.Unknown, ", "))})
+		b.Entry = append(b.Entry, models.BundleEntry{Resource: oo, Search: &models.BundleEntrySearch{Mode: &outcome}})
+	}
+	body, err := marshal(b)
+	if err != nil {
+		return err
+	}
+	writeJSON(c, http.StatusOK, body)
+	return nil
+}
+
+func (h *handler) searchEntry(r *fhir.Resource, mode *models.SearchEntryMode, p *search.Parsed) models.BundleEntry {
+	full := h.BaseURL + "/" + r.Type + "/" + r.ID
+	return models.BundleEntry{FullUrl: &full, Resource: shape(r.JSON, p), Search: &models.BundleEntrySearch{Mode: mode}}
+}
+
+func preferStrict(r *http.Request) bool {
+	for _, v := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(v, ",") {
+			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if strings.EqualFold(k, "handling") && strings.EqualFold(strings.TrimSpace(val), "strict") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resultPage is one page of a search.
+type resultPage struct {
+	matches  []*fhir.Resource
+	included []*fhir.Resource
+	total    int // -1 when not computed
+	more     bool
+}
+
+// execute resolves chains and _has into plain criteria, reads one page
+// (plus one resource to know whether more follow) and its includes.
+func (h *handler) execute(ctx context.Context, p *search.Parsed, offset int) (*resultPage, error) {
+	q, empty, err := h.resolve(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	page := &resultPage{total: -1}
+	if empty {
+		page.total = 0
+		return page, nil
+	}
+	if p.Total == "accurate" || p.Count == 0 {
+		n, err := h.Store.(counter).Count(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		page.total = n
+	}
+	if p.Count == 0 {
+		return page, nil
+	}
+	q.Offset, q.Limit = offset, p.Count+1
+	res, err := h.Store.Search(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) > p.Count {
+		res, page.more = res[:p.Count], true
+	}
+	page.matches = res
+	if page.total < 0 && !page.more && p.Total != "none" {
+		page.total = offset + len(res)
+	}
+	page.included, err = h.includes(ctx, res, p.Include, p.RevInclude)
+	return page, err
+}
+
+// resolve turns chains and _has into clauses and ids; empty reports that
+// nothing can match.
+func (h *handler) resolve(ctx context.Context, p *search.Parsed) (q fhir.Query, empty bool, err error) {
+	q = p.Query
+	q.Clauses = slices.Clone(q.Clauses)
+	for _, ch := range p.Chains {
+		var refs []fhir.Value
+		for _, target := range ch.Targets {
+			found, err := h.inner(ctx, target)
+			if err != nil {
+				return q, false, err
+			}
+			for _, r := range found {
+				refs = append(refs, fhir.Value{System: r.Type, Code: r.Type + "/" + r.ID})
+			}
+		}
+		if len(refs) == 0 {
+			return q, true, nil
+		}
+		q.Clauses = append(q.Clauses, fhir.Clause{Param: ch.Param, Type: fhir.TypeReference, Values: refs})
+	}
+	for _, has := range p.Has {
+		found, err := h.inner(ctx, has.Inner)
+		if err != nil {
+			return q, false, err
+		}
+		ids := map[string]bool{}
+		for _, r := range found {
+			for _, ref := range h.references(r, has.Param) {
+				if t, id, ok := strings.Cut(ref, "/"); ok && (q.Type == "" || t == q.Type) {
+					ids[id] = true
+				}
+			}
+		}
+		q.IDs = intersect(q.IDs, ids)
+		if len(q.IDs) == 0 {
+			return q, true, nil
+		}
+	}
+	return q, false, nil
+}
+
+// inner runs the query of a chain or _has, resolving its own chains first.
+func (h *handler) inner(ctx context.Context, p *search.Parsed) ([]*fhir.Resource, error) {
+	q, empty, err := h.resolve(ctx, p)
+	if err != nil || empty {
+		return nil, err
+	}
+	q.Offset, q.Limit = 0, maxInner+1
+	found, err := h.Store.Search(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) > maxInner {
+		return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest,
+			Diagnostics: "a chained or _has criterion matches more than " + strconv.Itoa(maxInner) + " resources; narrow it"}
+	}
+	return found, nil
+}
+
+// intersect keeps the ids present in both (all of found when ids is nil).
+func intersect(ids []string, found map[string]bool) []string {
+	out := []string{}
+	if ids == nil {
+		for id := range found {
+			out = append(out, id)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, id := range ids {
+		if found[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// references lists the "Type/id" values of a reference parameter of r ("*"
+// for all reference parameters).
+func (h *handler) references(r *fhir.Resource, param string) []string {
+	entries, err := h.Indexer.Extract(r.Type, r.JSON)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Kind == fhir.TypeReference && e.System != "" && (param == "*" || e.Param == param) {
+			out = append(out, e.Code)
+		}
+	}
+	return out
+}
+
+// includes follows _include and _revinclude from the page (and, for
+// :iterate, from what they bring in), without repeating a resource.
+func (h *handler) includes(ctx context.Context, page []*fhir.Resource, inc, rev []search.Include) ([]*fhir.Resource, error) {
+	if len(inc) == 0 && len(rev) == 0 {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	for _, r := range page {
+		seen[r.Key()] = true
+	}
+	var out []*fhir.Resource
+	frontier := page
+	for depth := 0; depth < 4 && len(frontier) > 0; depth++ {
+		var next []*fhir.Resource
+		add := func(list []*fhir.Resource) error {
+			for _, r := range list {
+				if !seen[r.Key()] {
+					seen[r.Key()] = true
+					next = append(next, r)
+					if len(out)+len(next) > maxInner {
+						return &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the includes bring in too many resources; lower _count"}
+					}
+				}
+			}
+			return nil
+		}
+		for _, in := range inc {
+			if depth > 0 && !in.Iterate {
+				continue
+			}
+			byType := map[string][]string{}
+			for _, r := range frontier {
+				if in.Source != "*" && r.Type != in.Source {
+					continue
+				}
+				for _, ref := range h.references(r, in.Param) {
+					t, id, _ := strings.Cut(ref, "/")
+					if in.Target == "" || in.Target == t {
+						byType[t] = append(byType[t], id)
+					}
+				}
+			}
+			for t, ids := range byType {
+				found, err := h.Store.Search(ctx, fhir.Query{Type: t, IDs: ids})
+				if err != nil {
+					return nil, err
+				}
+				if err := add(found); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for _, in := range rev {
+			if depth > 0 && !in.Iterate {
+				continue
+			}
+			var values []fhir.Value
+			for _, r := range frontier {
+				values = append(values, fhir.Value{System: r.Type, Code: r.Key()})
+			}
+			found, err := h.revinclude(ctx, in, values)
+			if err != nil {
+				return nil, err
+			}
+			if err := add(found); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, next...)
+		frontier = next
+	}
+	return out, nil
+}
+
+func (h *handler) revinclude(ctx context.Context, in search.Include, values []fhir.Value) ([]*fhir.Resource, error) {
+	if in.Param == "*" || in.Source == "*" {
+		return nil, &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Diagnostics: "_revinclude needs a source type and parameter"}
+	}
+	q := fhir.Query{Type: in.Source, Limit: maxInner + 1,
+		Clauses: []fhir.Clause{{Param: in.Param, Type: fhir.TypeReference, Values: values}}}
+	found, err := h.Store.Search(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(found) > maxInner {
+		return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "_revinclude brings in too many resources; lower _count"}
+	}
+	return found, nil
+}
