@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -106,7 +107,7 @@ func (thisExpr) eval(_ *evalCtx, focus []Node) ([]Node, error) {
 type indexVarExpr struct{}
 
 func (indexVarExpr) eval(c *evalCtx, _ []Node) ([]Node, error) {
-	return []Node{{Value: json.Number(fmt.Sprint(c.index)), Type: "integer"}}, nil
+	return []Node{{Value: json.Number(strconv.Itoa(c.index)), Type: "integer"}}, nil
 }
 
 type varExpr struct{ context bool }

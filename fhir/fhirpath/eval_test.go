@@ -2,6 +2,7 @@ package fhirpath
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -51,6 +52,7 @@ func TestPaths(t *testing.T) {
 		{"Bundle-composition: the first entry's resource", bundleJSON, "Bundle.entry[0].resource",
 			[]string{`Composition:{"id":"c1","resourceType":"Composition","status":"final"}`}},
 		{"delimited identifier", patientJSON, "Patient.`gender`", []string{`"male"`}},
+		{"a date literal followed by a function", patientJSON, "@1974-12-25.exists()", []string{`boolean:true`}},
 		{"comments are ignored", patientJSON, "Patient.gender // trailing\n /* block */", []string{`"male"`}},
 	})
 }
@@ -174,10 +176,8 @@ func TestEvalErrors(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	deep := ""
-	for range 300 {
-		deep += "("
-	}
+	deep := strings.Repeat("(", 300)
+	long := strings.Repeat("a | ", 6000) + "a"
 	for name, src := range map[string]string{
 		"trailing dot":          "Patient.",
 		"unknown function":      "Patient.name.memberOf('http://x')",
@@ -189,6 +189,7 @@ func TestCompileErrors(t *testing.T) {
 		"bad date literal":      "@20x",
 		"two terms":             "Patient name",
 		"nesting too deep":      deep + "1",
+		"too long":              long,
 		"type argument missing": "Observation.value.as()",
 		"stray character":       "Patient.name ^ 2",
 		"$total":                "$total",

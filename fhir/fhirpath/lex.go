@@ -63,11 +63,19 @@ func syntaxErr(pos int, format string, args ...any) error {
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' }
 func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
 
+// maxTokens bounds the length of an expression; the longest R4 search
+// expression has about 350 tokens. Evaluation recurses once per operator,
+// so this also bounds its depth.
+const maxTokens = 10000
+
 // lex splits an expression into tokens, ending with a tEOF token.
 func lex(src string) ([]token, error) {
 	var toks []token
 	i := 0
 	for i < len(src) {
+		if len(toks) > maxTokens {
+			return nil, syntaxErr(i, "expression longer than %d tokens", maxTokens)
+		}
 		c := src[i]
 		start := i
 		switch {
@@ -139,7 +147,8 @@ func lex(src string) ([]token, error) {
 			toks = append(toks, token{tSpecial, src[start+1 : i], start})
 		case c == '@':
 			i++
-			for i < len(src) && (isDigit(src[i]) || strings.IndexByte("-:.TZ+", src[i]) >= 0) {
+			for i < len(src) && (isDigit(src[i]) || strings.IndexByte("-:TZ+", src[i]) >= 0 ||
+				src[i] == '.' && i+1 < len(src) && isDigit(src[i+1])) { // @2020-01-01.toString()
 				i++
 			}
 			if !validDateTime(src[start+1 : i]) {
