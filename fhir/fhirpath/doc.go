@@ -17,10 +17,11 @@
 // `%rootResource`, `%context`, `%ucum`, `%sct`, `%loinc`, `$this`, `$index`,
 // the operators `.`, `|`, `=`, `!=`, `~`, `!~`, `<`, `<=`, `>`, `>=`, `and`,
 // `or`, `xor`, `implies`, `in`, `contains`, `is`, `as`, `+`, `-`, `*`, `/`,
-// `div`, `mod`, `&`, and the functions listed in funcs.go (among them
-// where, select, exists, empty, not, first, ofType, as, is, resolve,
-// extension and hasValue). Unknown functions, variables and syntax errors are
-// reported by Compile.
+// `div`, `mod`, `&`, and the functions empty, exists, all, not, count,
+// first, last, tail, skip, take, single, distinct, where, select, ofType, as,
+// is, resolve, extension, hasValue, union, combine, startsWith, endsWith,
+// contains, lower, upper and length. Unknown functions and constants,
+// wrong argument counts and syntax errors are reported by Compile.
 //
 // # Types
 //
@@ -62,7 +63,8 @@
 // `birthDate.extension` is empty. Quantity literals, `$total`, aggregate(),
 // iif(), terminology functions (memberOf, subsumes), descendants() and
 // children() are not supported; none of the R4 SearchParameters use them.
-// Dates compare as strings: equal precision compares exactly, and `<`, `>`
-// on values of different precision answer empty when one is a prefix of the
-// other; time zones are not normalised.
+// Dates and times compare as text: `=` is exact (so values of different
+// precision are unequal, where the specification answers empty), `<` and `>`
+// answer empty when one value is a prefix of the other, and time zones are
+// not normalised. Numbers compare as float64.
 package fhirpath

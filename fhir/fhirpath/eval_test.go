@@ -158,6 +158,22 @@ func TestOperators(t *testing.T) {
 	})
 }
 
+func TestNilAndEmptyResources(t *testing.T) {
+	for _, res := range []map[string]any{nil, {}} {
+		for _, src := range []string{"Patient.name", "name.given | %resource.id", "subject.resolve()", "exists()", "$this.id"} {
+			got, err := MustCompile(src).Eval(res)
+			if err != nil {
+				t.Errorf("%s on %v: %v", src, res, err)
+			}
+			if src == "exists()" && !reflect.DeepEqual(render(got), []string{`boolean:true`}) {
+				t.Errorf("exists() on the root: %q", render(got))
+			} else if src != "exists()" && len(got) != 0 {
+				t.Errorf("%s on %v: %q, want empty", src, res, render(got))
+			}
+		}
+	}
+}
+
 func TestEvalErrors(t *testing.T) {
 	res := decode(t, patientJSON)
 	for name, src := range map[string]string{

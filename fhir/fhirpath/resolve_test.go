@@ -1,6 +1,7 @@
 package fhirpath
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -80,6 +81,34 @@ func TestParseReference(t *testing.T) {
 		typ, id, _ := parseReference(ref)
 		if got := [2]string{typ, id}; got != want {
 			t.Errorf("parseReference(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
+
+// One compiled expression serves many goroutines, as the index extractor
+// uses it.
+func TestConcurrentEval(t *testing.T) {
+	e := MustCompile(searchExpression(t, "AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient)"))
+	res := decode(t, observationJSON)
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			for range 200 {
+				got, err := e.Eval(res)
+				if err == nil && len(got) != 1 {
+					err = fmt.Errorf("got %q, want the subject", render(got))
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
 		}
 	}
 }
