@@ -21,7 +21,11 @@
 //     (the cursor is the order of a page's last entry), and until, when the
 //     version stopped being current, for _at;
 //   - txlog: journals of units of work being committed without a server
-//     transaction (see below).
+//     transaction (see below);
+//   - guards: a counter per search key, "Type/id" or "Type|param||code",
+//     that serialises the units of work deciding from a search (see below
+//     and guard.go). It keeps one small document for every key searched by
+//     a unit that wrote; none is ever deleted.
 //
 // # Units of work
 //
@@ -45,16 +49,40 @@
 // Open, or by any running store's sweep, once it is older than the lease
 // (Options.Lease, DefaultLease).
 //
+// # Units that decide from a search
+//
+// Neither mode serialises by itself a unit that decides from a search (a
+// conditional create: "create unless one matches") against another doing
+// the same: snapshot isolation, like the journal, only detects writes to
+// the same document, so both would create. Guards close that gap in both
+// modes. A search through the unit by ids or tokens, with a type, first
+// reads the guard of each id and token; when the unit has written, its
+// commit bumps each of them, compare-and-swap from the value read (inside
+// the transaction, or after writing the journal and before applying the
+// versions). Of two units that searched the same key, the second to
+// commit fails with fhir.ErrVersionConflict and, run again, finds the
+// first's resource. Units that write without searching, or search without
+// writing, touch no guard. What guards do not cover:
+//
+//   - searches without a type, or with neither ids nor tokens (a whole
+//     type, clauses only);
+//   - units that search different keys: one that searched identifier X
+//     and creates a resource with identifier Y is not stopped by one that
+//     searched Y and creates X;
+//   - they are coarser than the search: identifier X of any system shares
+//     one guard, so conditional creates of X in different systems are
+//     serialised too (the loser runs again).
+//
 // The journal's limits, which transactions do not have:
 //
 //   - readers outside the unit may briefly see a half-applied unit (some of
 //     its versions and not others), and a unit that is then rolled back;
-//   - a unit that decides from a search (a conditional create: "create
-//     unless one matches") is not serialised against another doing the
-//     same: both may create. Only writes to the same resource conflict;
 //   - a Put on a resource whose current version belongs to a unit still
 //     committing is answered with fhir.ErrVersionConflict, and after a
 //     crash that lasts until the journal is rolled back (up to two leases);
+//   - so is a unit that writes after searching a key whose guard a unit
+//     still committing has bumped (its search may have missed that unit's
+//     versions), for as long;
 //   - the lease must exceed the clock skew between processes.
 //
 // Driver errors are translated here (duplicate key and write conflicts are

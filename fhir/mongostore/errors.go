@@ -20,6 +20,9 @@ const (
 	codeWriteConflict = 112
 )
 
+// codeNamespaceExists answers the creation of a collection that exists.
+const codeNamespaceExists = 48
+
 // translate turns a driver error into one of ours, without wrapping any
 // driver type (STYLE rule 7):
 //   - no document → fhir.ErrNotFound;

@@ -61,6 +61,7 @@ type journalTx struct {
 	puts   []*fhir.Resource
 	latest map[string]*buffered // Type/id → last buffered version
 	before map[string]*current  // Type/id → stored current document at first Put (nil: none)
+	guards guardSet             // the guards of the unit's searches (see guard.go)
 }
 
 func (t *journalTx) Read(typ, id string) (*fhir.Resource, error) {
@@ -77,6 +78,9 @@ func (t *journalTx) Read(typ, id string) (*fhir.Resource, error) {
 // Search asks the store for enough results to make up for those the
 // buffer replaces, then merges in the buffered versions that match.
 func (t *journalTx) Search(q fhir.Query) ([]*fhir.Resource, error) {
+	if err := t.s.watch(t.ctx, &t.guards, q); err != nil {
+		return nil, t.s.fail("search", err)
+	}
 	wide := q
 	if q.Limit > 0 {
 		wide.Limit = q.Limit + len(t.latest)
@@ -179,13 +183,17 @@ func exists(ctx context.Context, c *mongo.Collection, filter bson.D) (bool, erro
 	return err == nil, err
 }
 
-// commit writes the journal, applies the buffered versions in order and
-// deletes the journal; on any failure it rolls the unit back. It does not
-// follow the caller's context once started: a unit half-applied because a
-// client went away would stay visible until the lease ran out.
+// commit writes the journal, bumps the guards of the unit's searches,
+// applies the buffered versions in order and deletes the journal; on any
+// failure it rolls the unit back. It does not follow the caller's context
+// once started: a unit half-applied because a client went away would stay
+// visible until the lease ran out.
 func (t *journalTx) commit() error {
 	if len(t.puts) == 0 {
 		return nil
+	}
+	if err := checkGuards(t.guards); err != nil {
+		return err
 	}
 	s := t.s
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), s.lease/2)
@@ -212,6 +220,20 @@ func (t *journalTx) commit() error {
 	}
 	if _, err := s.txlog.InsertOne(ctx, j); err != nil {
 		return s.fail("write: journal", err)
+	}
+	// After the journal, so that a reader never finds a guard marked with
+	// a journal that does not exist yet; before the versions, so that a
+	// unit that loses here has written none.
+	if len(t.guards) > 0 {
+		if err := s.bumpGuards(ctx, t.guards, j.ID); err != nil {
+			if errors.Is(err, errAbandon) {
+				return err
+			}
+			if rerr := s.rollback(ctx, &journal{ID: j.ID}); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			return err
+		}
 	}
 	for i, r := range t.puts {
 		untouched, err := s.apply(ctx, r, orders[i], j.ID)

@@ -25,6 +25,7 @@ const (
 	resourcesColl = "resources"
 	historyColl   = "history"
 	txlogColl     = "txlog"
+	guardsColl    = "guards"
 )
 
 // Units selects how Write makes a unit of work all-or-nothing.
@@ -72,6 +73,7 @@ type Store struct {
 	resources *mongo.Collection
 	history   *mongo.Collection
 	txlog     *mongo.Collection
+	guards    *mongo.Collection
 
 	transactions bool
 	lease        time.Duration
@@ -132,6 +134,7 @@ func OpenWith(ctx context.Context, uri, dbName string, o Options) (*Store, error
 	s.resources = s.db.Collection(resourcesColl)
 	s.history = s.db.Collection(historyColl)
 	s.txlog = s.db.Collection(txlogColl)
+	s.guards = s.db.Collection(guardsColl)
 	if err := s.open(ctx, o.Units); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongostore: open %s: %w", dbName, translate(err))
@@ -162,6 +165,9 @@ func (s *Store) open(ctx context.Context, units Units) error {
 		s.transactions = supportsTransactions(hello)
 	}
 	if err := s.createIndexes(ctx); err != nil {
+		return err
+	}
+	if err := createCollection(ctx, s.db, guardsColl); err != nil {
 		return err
 	}
 	// Also under transactions: journals may be left from a time the
@@ -214,6 +220,21 @@ func (s *Store) createIndexes(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// createCollection creates a collection that has no index to declare,
+// so that transactions never create one (servers before 4.4 refuse it,
+// and so do later ones in a transaction that writes to several shards).
+// One that exists already is fine.
+func createCollection(ctx context.Context, db *mongo.Database, name string) error {
+	names, err := db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: name}})
+	if err != nil || len(names) > 0 {
+		return err
+	}
+	if err := db.CreateCollection(ctx, name); err != nil && !hasCode(err, codeNamespaceExists) {
+		return err
 	}
 	return nil
 }

@@ -42,6 +42,9 @@ func (s *Store) writeInTransaction(ctx context.Context, fn func(tx fhir.Tx) erro
 		if fnErr == nil {
 			fnErr = t.err
 		}
+		if fnErr == nil && t.wrote && len(t.guards) > 0 {
+			fnErr = s.bumpGuards(sc, t.guards, "")
+		}
 		// Errors from fn and from our Tx carry no driver labels, so the
 		// driver does not retry them: only failures of the transaction
 		// itself (commit, election) make it run fn again.
@@ -63,7 +66,9 @@ type sessionTx struct {
 	ctx context.Context
 	// err, once set, is a failed write: the server has aborted the
 	// transaction, so the unit cannot commit whatever fn does next.
-	err error
+	err    error
+	wrote  bool     // a Put succeeded
+	guards guardSet // the guards of the unit's searches (see guard.go)
 }
 
 func (t *sessionTx) Read(typ, id string) (*fhir.Resource, error) {
@@ -80,6 +85,9 @@ func (t *sessionTx) Read(typ, id string) (*fhir.Resource, error) {
 func (t *sessionTx) Search(q fhir.Query) ([]*fhir.Resource, error) {
 	if t.err != nil {
 		return nil, t.err
+	}
+	if err := t.s.watch(t.ctx, &t.guards, q); err != nil {
+		return nil, t.readErr("search", err)
 	}
 	out, err := t.s.search(t.ctx, q)
 	if err != nil {
@@ -131,6 +139,7 @@ func (t *sessionTx) Put(res *fhir.Resource) error {
 		t.err = t.s.fail(what(res), err)
 		return t.err
 	}
+	t.wrote = true
 	return nil
 }
 

@@ -1,0 +1,155 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+// guard is a document of the guards collection (see the package
+// comment): the counter of one search key, bumped compare-and-swap by
+// every unit that searched the key and then wrote. n is 0 while the
+// document is missing.
+//
+// A journalled unit bumps its guards after writing its journal and before
+// applying its versions, and marks them with the journal: a unit that
+// reads a guard marked by a unit still committing cannot trust its search
+// (the versions may not be applied yet), so it fails if it writes. A unit
+// that fails, or whose process dies, leaves its guards bumped, which is
+// harmless: they stop counting as pending once its journal is deleted, by
+// the unit itself or by the rollback after a crash. Bumping after the
+// versions instead would need no mark, but would let the losers' versions
+// be seen until they were rolled back: two matches where there is one.
+type guard struct {
+	Key string `bson:"_id"`
+	N   int64  `bson:"n"`
+	// Tx is the journal of the unit that last bumped the guard, empty
+	// when a transaction did.
+	Tx string `bson:"tx,omitempty"`
+}
+
+// seenGuard is the state of one guard when the unit first read it.
+type seenGuard struct {
+	n       int64
+	pending bool // last bumped by a journalled unit still committing
+}
+
+// guardSet maps guard keys to what the unit saw of them.
+type guardSet map[string]seenGuard
+
+// guardKeys are the guards of a search: one per id and one per token. A
+// search without a type has none (see the package comment).
+func guardKeys(q fhir.Query) []string {
+	if q.Type == "" {
+		return nil
+	}
+	keys := make([]string, 0, len(q.IDs)+len(q.Tokens))
+	for _, id := range q.IDs {
+		keys = append(keys, resourceKey(q.Type, id))
+	}
+	for _, t := range q.Tokens {
+		keys = append(keys, q.Type+"|"+tokenKey(t.Param, "", t.Code))
+	}
+	return keys
+}
+
+// watch reads the guards of q that the unit has not read yet. It runs
+// before the search, so that a unit that bumped a guard after this read
+// makes the swap at commit fail.
+func (s *Store) watch(ctx context.Context, set *guardSet, q fhir.Query) error {
+	for _, k := range guardKeys(q) {
+		if _, ok := (*set)[k]; ok {
+			continue
+		}
+		g, err := s.readGuard(ctx, k)
+		if err != nil {
+			return err
+		}
+		if *set == nil {
+			*set = guardSet{}
+		}
+		(*set)[k] = g
+	}
+	return nil
+}
+
+func (s *Store) readGuard(ctx context.Context, key string) (seenGuard, error) {
+	var g guard
+	err := s.guards.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&g)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return seenGuard{}, nil
+	}
+	if err != nil {
+		return seenGuard{}, err
+	}
+	seen := seenGuard{n: g.N}
+	if g.Tx != "" {
+		seen.pending, err = exists(ctx, s.txlog, bson.D{{Key: "_id", Value: g.Tx}})
+	}
+	return seen, err
+}
+
+// errGuard answers a unit whose search raced another unit's write. It
+// names no key: keys hold identifier values.
+var errGuard = fmt.Errorf("mongostore: write: a search of the unit raced another writer: %w", fhir.ErrVersionConflict)
+
+// checkGuards fails a unit that searched while another unit that had
+// searched the same key was committing, before it writes anything.
+func checkGuards(set guardSet) error {
+	for _, g := range set {
+		if g.pending {
+			return errGuard
+		}
+	}
+	return nil
+}
+
+// bumpGuards swaps every guard of set from the value seen to the next,
+// marking it with tx (the unit's journal, "" under transactions), in key
+// order. A guard that moved, or that another unit created first, is
+// errGuard.
+func (s *Store) bumpGuards(ctx context.Context, set guardSet, tx string) error {
+	if err := checkGuards(set); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := s.step(stepGuard, nil); err != nil {
+			return err
+		}
+		seen := set[k].n
+		if seen == 0 {
+			_, err := s.guards.InsertOne(ctx, guard{Key: k, N: 1, Tx: tx})
+			if mongo.IsDuplicateKeyError(err) {
+				return errGuard
+			}
+			if err != nil {
+				return s.fail("write: guard", err)
+			}
+			continue
+		}
+		r, err := s.guards.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: k}, {Key: "n", Value: seen}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: seen + 1}, {Key: "tx", Value: tx}}}})
+		if err != nil {
+			return s.fail("write: guard", err)
+		}
+		if r.MatchedCount == 0 {
+			return errGuard
+		}
+	}
+	return nil
+}
+
+// stepGuard names the swap of one guard for the test hook.
+const stepGuard = "guard"
