@@ -20,6 +20,11 @@
 // at it (or at Resource / DomainResource), so that a write evaluates only
 // what can match. Identical expressions are compiled once.
 //
+// One published definition is corrected: R4's composite
+// DocumentReference-relationship gives its reference component (relatesto)
+// the expression "code" and its token component (relation) "target"; the
+// registry swaps them, as later FHIR versions do.
+//
 // # Index entries
 //
 // Entries follow the contract documented on fhir.IndexEntry. Each entry's

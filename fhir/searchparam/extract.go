@@ -30,9 +30,13 @@ func (r *Registry) Extract(resourceType string, raw []byte) ([]fhir.IndexEntry, 
 	if err := d.Decode(&res); err != nil || res == nil {
 		return nil, fmt.Errorf("searchparam: extract %s: not a JSON object", resourceType)
 	}
-	x := extractor{baseURL: r.baseURL, resource: res}
-	out := make([]fhir.IndexEntry, 0, 32)
+	x := extractor{basePrefix: r.basePrefix, resource: res}
+	out := make([]fhir.IndexEntry, 0, 48)
+	present := namesOf(res)
 	for _, p := range tp.list {
+		if !present.any(p.needs) {
+			continue
+		}
 		nodes, err := p.expr.Eval(res)
 		if err != nil {
 			return nil, fmt.Errorf("searchparam: extract %s.%s: %w", resourceType, p.def.Code, err)
@@ -58,17 +62,18 @@ func (r *Registry) Extract(resourceType string, raw []byte) ([]fhir.IndexEntry, 
 
 // extractor converts the nodes of one resource into entries.
 type extractor struct {
-	baseURL  string
-	resource map[string]any
+	basePrefix string
+	resource   map[string]any
+	folds      map[string]string // see fold
 }
 
 // entries appends the entries of one node for a parameter of type typ.
 func (x *extractor) entries(out []fhir.IndexEntry, code string, typ fhir.ParamType, n fhirpath.Node) []fhir.IndexEntry {
 	switch typ {
 	case fhir.TypeString:
-		return stringEntries(out, code, n)
+		return x.stringEntries(out, code, n)
 	case fhir.TypeToken:
-		return tokenEntries(out, code, n)
+		return x.tokenEntries(out, code, n)
 	case fhir.TypeReference:
 		return x.referenceEntries(out, code, n)
 	case fhir.TypeURI:
@@ -89,16 +94,33 @@ func (x *extractor) entries(out []fhir.IndexEntry, code string, typ fhir.ParamTy
 // composite appends, for each node of the composite's expression, every
 // combination of its components' entries on that node.
 func (x *extractor) composite(out []fhir.IndexEntry, p *param, nodes []fhirpath.Node) ([]fhir.IndexEntry, error) {
+	selected := make([][]fhirpath.Node, len(p.components))
 	parts := make([][]fhir.IndexEntry, len(p.components))
+nodes:
 	for _, n := range nodes {
-		total := 1
+		// A node lacking a component gives no combination: find out
+		// before converting any.
+		if m, ok := n.Value.(map[string]any); ok {
+			for _, c := range p.components {
+				if !hasAny(m, c.needs) {
+					continue nodes
+				}
+			}
+		}
 		for i, c := range p.components {
 			cn, err := c.expr.EvalAt(x.resource, n)
 			if err != nil {
 				return out, err
 			}
+			if len(cn) == 0 {
+				continue nodes
+			}
+			selected[i] = cn
+		}
+		total := 1
+		for i, c := range p.components {
 			var es []fhir.IndexEntry
-			for _, m := range cn {
+			for _, m := range selected[i] {
 				es = x.entries(es, c.code, c.typ, m)
 			}
 			// Only the component's own entries are parts: not :of-type
@@ -113,12 +135,14 @@ func (x *extractor) composite(out []fhir.IndexEntry, p *param, nodes []fhirpath.
 			parts[i] = dedup(kept, 0)
 			total *= len(parts[i])
 		}
+		total = min(total, maxCombinations)
 		if total == 0 {
 			continue
 		}
+		backing := make([]fhir.IndexEntry, total*len(parts))
 		idx := make([]int, len(parts))
-		for k := 0; k < total && k < maxCombinations; k++ {
-			e := fhir.IndexEntry{Param: p.def.Code, Kind: fhir.TypeComposite, Parts: make([]fhir.IndexEntry, len(parts))}
+		for k := range total {
+			e := fhir.IndexEntry{Param: p.def.Code, Kind: fhir.TypeComposite, Parts: backing[k*len(parts) : (k+1)*len(parts) : (k+1)*len(parts)]}
 			for i := range parts {
 				e.Parts[i] = parts[i][idx[i]]
 			}

@@ -19,7 +19,7 @@ type Registry struct {
 	types       map[string]*typeParams
 	common      map[string]*param // parameters of every type (base Resource)
 	unsupported []Unsupported
-	baseURL     string // "https://example.org/fhir", no trailing slash
+	basePrefix  string // "https://example.org/fhir/", or "" when no base is set
 }
 
 var _ search.Params = (*Registry)(nil)
@@ -51,14 +51,16 @@ type typeParams struct {
 type param struct {
 	def        Def
 	expr       *fhirpath.Expr
+	needs      []string // first steps of the expression, nil for always (see firstSteps)
 	lookup     search.Param
 	components []component
 }
 
 type component struct {
-	code string
-	typ  fhir.ParamType
-	expr *fhirpath.Expr
+	code  string
+	typ   fhir.ParamType
+	expr  *fhirpath.Expr
+	needs []string // first steps from the node, nil for always (see relativeSteps)
 }
 
 // Load builds the registry from the SearchParameters embedded in
@@ -76,7 +78,10 @@ func Load() (*Registry, error) {
 // does with the same base. The compiled tables are shared.
 func (r *Registry) WithBaseURL(base string) *Registry {
 	c := *r
-	c.baseURL = strings.TrimRight(base, "/")
+	c.basePrefix = ""
+	if base = strings.TrimRight(base, "/"); base != "" {
+		c.basePrefix = base + "/"
+	}
 	return &c
 }
 
@@ -225,7 +230,8 @@ func (b *builder) reason(d conformance.SearchParameterDef) string {
 // param builds the parameter of definition d on one base.
 func (b *builder) param(d conformance.SearchParameterDef, base string) (*param, error) {
 	typ := fhir.ParamType(d.Type)
-	expr, err := b.compile(branchesFor(d.Expression, base))
+	src := branchesFor(d.Expression, base)
+	expr, err := b.compile(src)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +243,7 @@ func (b *builder) param(d conformance.SearchParameterDef, base string) (*param, 
 			Documentation: d.Documentation(base),
 		},
 		expr:   expr,
+		needs:  firstSteps(src),
 		lookup: search.Param{Code: d.Code, Type: typ, Targets: slices.Clone(d.Target)},
 	}
 	fix := componentFixes[d.URL]
@@ -256,7 +263,7 @@ func (b *builder) param(d conformance.SearchParameterDef, base string) (*param, 
 		if err != nil {
 			return nil, err
 		}
-		p.components = append(p.components, component{code: cd.Code, typ: ct, expr: ce})
+		p.components = append(p.components, component{code: cd.Code, typ: ct, expr: ce, needs: relativeSteps(c.Expression)})
 		p.lookup.Components = append(p.lookup.Components, search.Param{Code: cd.Code, Type: ct, Targets: slices.Clone(cd.Target)})
 	}
 	if typ == fhir.TypeComposite && len(p.components) == 0 {

@@ -10,10 +10,10 @@ import (
 )
 
 // stringEntries: a string, or the parts of a HumanName or an Address.
-func stringEntries(out []fhir.IndexEntry, code string, n fhirpath.Node) []fhir.IndexEntry {
+func (x *extractor) stringEntries(out []fhir.IndexEntry, code string, n fhirpath.Node) []fhir.IndexEntry {
 	switch v := n.Value.(type) {
 	case string:
-		return appendString(out, code, v)
+		return x.appendString(out, code, v)
 	case map[string]any:
 		var parts []string
 		// HumanName, in the order a name is written.
@@ -27,22 +27,22 @@ func stringEntries(out []fhir.IndexEntry, code string, n fhirpath.Node) []fhir.I
 			parts = appendStrings(parts, v[k])
 		}
 		for _, p := range parts {
-			out = appendString(out, code, p)
+			out = x.appendString(out, code, p)
 		}
 		if text, _ := v["text"].(string); text != "" {
-			out = appendString(out, code, text)
+			out = x.appendString(out, code, text)
 		} else if len(parts) > 1 {
-			out = appendString(out, code, strings.Join(parts, " "))
+			out = x.appendString(out, code, strings.Join(parts, " "))
 		}
 	}
 	return out
 }
 
-func appendString(out []fhir.IndexEntry, code, s string) []fhir.IndexEntry {
+func (x *extractor) appendString(out []fhir.IndexEntry, code, s string) []fhir.IndexEntry {
 	if s == "" {
 		return out
 	}
-	return append(out, fhir.IndexEntry{Param: code, Kind: fhir.TypeString, Text: search.Fold(s), Code: s})
+	return append(out, fhir.IndexEntry{Param: code, Kind: fhir.TypeString, Text: x.fold(s), Code: s})
 }
 
 // appendStrings appends v if it is a non-empty string, or its non-empty
@@ -69,7 +69,7 @@ var contactSystems = map[string]bool{"phone": true, "fax": true, "email": true, 
 // tokenEntries: a primitive, a Coding, a CodeableConcept, an Identifier or
 // a ContactPoint, told apart by the node's type when the expression gives
 // it, else by the element name and the members present.
-func tokenEntries(out []fhir.IndexEntry, code string, n fhirpath.Node) []fhir.IndexEntry {
+func (x *extractor) tokenEntries(out []fhir.IndexEntry, code string, n fhirpath.Node) []fhir.IndexEntry {
 	switch v := n.Value.(type) {
 	case string:
 		if v != "" {
@@ -86,11 +86,11 @@ func tokenEntries(out []fhir.IndexEntry, code string, n fhirpath.Node) []fhir.In
 	case map[string]any:
 		switch complexType(n, v) {
 		case "CodeableConcept":
-			out = codeableConcept(out, code, v)
+			out = x.codeableConcept(out, code, v)
 		case "Coding":
-			out = coding(out, code, v)
+			out = x.coding(out, code, v)
 		case "Identifier":
-			out = identifier(out, code, v)
+			out = x.identifier(out, code, v)
 		case "ContactPoint":
 			if value, _ := v["value"].(string); value != "" {
 				out = append(out, fhir.IndexEntry{Param: code, Kind: fhir.TypeToken, Code: value})
@@ -107,13 +107,18 @@ func complexType(n fhirpath.Node, v map[string]any) string {
 	case "CodeableConcept", "Coding", "Identifier", "ContactPoint":
 		return n.Type
 	}
+	switch n.Name { // in R4, an object element so named has that type
+	case "identifier", "masterIdentifier":
+		return "Identifier"
+	case "telecom":
+		return "ContactPoint"
+	}
 	if _, ok := v["coding"]; ok {
 		return "CodeableConcept"
 	}
 	if value, ok := v["value"].(string); ok && value != "" {
 		system, _ := v["system"].(string)
-		_, rank := v["rank"]
-		if n.Name == "telecom" || rank || contactSystems[system] {
+		if _, rank := v["rank"]; rank || contactSystems[system] {
 			return "ContactPoint"
 		}
 		return "Identifier"
@@ -133,7 +138,7 @@ func complexType(n fhirpath.Node, v map[string]any) string {
 	return ""
 }
 
-func coding(out []fhir.IndexEntry, code string, v map[string]any) []fhir.IndexEntry {
+func (x *extractor) coding(out []fhir.IndexEntry, code string, v map[string]any) []fhir.IndexEntry {
 	system, _ := v["system"].(string)
 	c, _ := v["code"].(string)
 	display, _ := v["display"].(string)
@@ -142,17 +147,17 @@ func coding(out []fhir.IndexEntry, code string, v map[string]any) []fhir.IndexEn
 	}
 	e := fhir.IndexEntry{Param: code, Kind: fhir.TypeToken, System: system, Code: c}
 	if display != "" {
-		e.Text = search.Fold(display)
+		e.Text = x.fold(display)
 	}
 	return append(out, e)
 }
 
-func codeableConcept(out []fhir.IndexEntry, code string, v map[string]any) []fhir.IndexEntry {
+func (x *extractor) codeableConcept(out []fhir.IndexEntry, code string, v map[string]any) []fhir.IndexEntry {
 	start := len(out)
 	if codings, ok := v["coding"].([]any); ok {
 		for _, c := range codings {
 			if m, ok := c.(map[string]any); ok {
-				out = coding(out, code, m)
+				out = x.coding(out, code, m)
 			}
 		}
 	}
@@ -160,7 +165,7 @@ func codeableConcept(out []fhir.IndexEntry, code string, v map[string]any) []fhi
 	if text == "" {
 		return out
 	}
-	folded := search.Fold(text)
+	folded := x.fold(text)
 	for _, e := range out[start:] {
 		if e.Text == folded {
 			return out
@@ -169,7 +174,7 @@ func codeableConcept(out []fhir.IndexEntry, code string, v map[string]any) []fhi
 	return append(out, fhir.IndexEntry{Param: code, Kind: fhir.TypeToken, Text: folded})
 }
 
-func identifier(out []fhir.IndexEntry, code string, v map[string]any) []fhir.IndexEntry {
+func (x *extractor) identifier(out []fhir.IndexEntry, code string, v map[string]any) []fhir.IndexEntry {
 	value, _ := v["value"].(string)
 	if value == "" {
 		return out
@@ -178,7 +183,7 @@ func identifier(out []fhir.IndexEntry, code string, v map[string]any) []fhir.Ind
 	e := fhir.IndexEntry{Param: code, Kind: fhir.TypeToken, System: system, Code: value}
 	typ, _ := v["type"].(map[string]any)
 	if text, _ := typ["text"].(string); text != "" {
-		e.Text = search.Fold(text)
+		e.Text = x.fold(text)
 	}
 	out = append(out, e)
 	if codings, ok := typ["coding"].([]any); ok {
@@ -226,8 +231,8 @@ func (x *extractor) appendReference(out []fhir.IndexEntry, code, ref string) []f
 		return out
 	}
 	local := ref
-	if x.baseURL != "" && strings.HasPrefix(ref, x.baseURL+"/") {
-		local = ref[len(x.baseURL)+1:]
+	if x.basePrefix != "" && strings.HasPrefix(ref, x.basePrefix) {
+		local = ref[len(x.basePrefix):]
 	}
 	if typ, key, ok := localReference(local); ok {
 		return append(out, fhir.IndexEntry{Param: code, Kind: fhir.TypeReference, System: typ, Code: key})
@@ -247,4 +252,18 @@ func localReference(s string) (typ, key string, ok bool) {
 		return "", "", false
 	}
 	return typ, typ + "/" + id, true
+}
+
+// fold is search.Fold, remembered for the resource: a display or a name
+// is often selected by several parameters.
+func (x *extractor) fold(s string) string {
+	if f, ok := x.folds[s]; ok {
+		return f
+	}
+	if x.folds == nil {
+		x.folds = make(map[string]string, 8)
+	}
+	f := search.Fold(s)
+	x.folds[s] = f
+	return f
 }
