@@ -20,6 +20,7 @@ import (
 // an engine points at the engine and not at the suite.
 func TestSuiteOnReferenceStore(t *testing.T) {
 	storetest.Run(t, func(*testing.T) fhir.Store { return &memStore{current: map[string]*version{}} })
+	storetest.RunSearch(t, func(*testing.T) fhir.Store { return &memStore{current: map[string]*version{}} })
 }
 
 // version is one stored version. ord is the time it sorts by in history:
@@ -30,10 +31,10 @@ type version struct {
 	seq int // position in memStore.history
 }
 
-// out is the copy of v returned to callers: no Tokens.
+// out is the copy of v returned to callers: no Tokens, no Index.
 func (v *version) out() *fhir.Resource {
 	c := *v.res
-	c.Tokens = nil
+	c.Tokens, c.Index = nil, nil
 	return &c
 }
 
@@ -75,11 +76,11 @@ func (m *memStore) VRead(_ context.Context, typ, id string, ver int) (*fhir.Reso
 func (m *memStore) Search(_ context.Context, q fhir.Query) ([]*fhir.Resource, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return search(m.current, q), nil
+	return search(m.current, q)
 }
 
-func search(current map[string]*version, q fhir.Query) []*fhir.Resource {
-	var out []*fhir.Resource
+func search(current map[string]*version, q fhir.Query) ([]*fhir.Resource, error) {
+	var found []*version
 	for _, v := range current {
 		r := v.res
 		if r.Deleted || (q.Type != "" && r.Type != q.Type) {
@@ -95,15 +96,24 @@ func search(current map[string]*version, q fhir.Query) []*fhir.Resource {
 		}) {
 			continue
 		}
-		out = append(out, v.out())
+		ok, err := matchAll(r.Index, q.Clauses)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			found = append(found, v)
+		}
 	}
-	slices.SortFunc(out, func(a, b *fhir.Resource) int {
-		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID))
-	})
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[:q.Limit]
+	sortByKeys(found, q.Sort)
+	found = found[min(q.Offset, len(found)):]
+	if q.Limit > 0 && len(found) > q.Limit {
+		found = found[:q.Limit]
 	}
-	return out
+	out := make([]*fhir.Resource, len(found))
+	for i, v := range found {
+		out[i] = v.out()
+	}
+	return out, nil
 }
 
 // newestFirst orders versions by ord, then seq, both descending.
@@ -213,7 +223,7 @@ type memTx struct {
 
 func (t *memTx) Read(typ, id string) (*fhir.Resource, error) { return read(t.current, typ, id) }
 
-func (t *memTx) Search(q fhir.Query) ([]*fhir.Resource, error) { return search(t.current, q), nil }
+func (t *memTx) Search(q fhir.Query) ([]*fhir.Resource, error) { return search(t.current, q) }
 
 func (t *memTx) Put(res *fhir.Resource) error {
 	want, ord := 1, res.LastUpdated
@@ -229,6 +239,7 @@ func (t *memTx) Put(res *fhir.Resource) error {
 	c := *res
 	c.JSON = slices.Clone(res.JSON)
 	c.Tokens = slices.Clone(res.Tokens)
+	c.Index = slices.Clone(res.Index)
 	v := &version{res: &c, ord: ord, seq: t.next}
 	t.next++
 	t.current[res.Key()] = v
