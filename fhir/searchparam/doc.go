@@ -18,7 +18,11 @@
 // Branches rooted at another type yield nothing, so the union is correct
 // on every base; Load still keeps, for each type, only the branches rooted
 // at it (or at Resource / DomainResource), so that a write evaluates only
-// what can match. Identical expressions are compiled once.
+// what can match. Identical expressions are compiled once. A parameter
+// whose expression is made of plain paths is not evaluated at all on a
+// resource that lacks the first element of each path (see presence.go):
+// most of a type's parameters concern elements a given resource does not
+// have.
 //
 // One published definition is corrected: R4's composite
 // DocumentReference-relationship gives its reference component (relatesto)

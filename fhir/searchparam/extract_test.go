@@ -311,3 +311,30 @@ func TestMoney(t *testing.T) {
 		"subject":    {ref("subject", "Patient", "Patient/p1")},
 	})
 }
+
+// TestConcurrentExtract: one registry serves every write at once.
+func TestConcurrentExtract(t *testing.T) {
+	r := registry(t)
+	raw := readFile(t, "observation.json")
+	first := extract(t, r, "Observation", raw)
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				es, err := r.Extract("Observation", raw)
+				if err != nil || !reflect.DeepEqual(es, first) {
+					errs <- fmt.Sprint("different result: ", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
