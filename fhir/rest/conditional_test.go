@@ -22,7 +22,7 @@ func TestConditional(t *testing.T) {
 			s.create(mrn("c-dup"))
 			s.create(mrn("c-dup"))
 			wantStatus(t, s.do("POST", "/fhir/Patient", mrn("c-dup"), "If-None-Exist", "identifier=c-dup"), http.StatusPreconditionFailed)
-			wantStatus(t, s.do("POST", "/fhir/Patient", mrn("c-x"), "If-None-Exist", "name=smith"), http.StatusBadRequest)
+			wantStatus(t, s.do("POST", "/fhir/Patient", mrn("c-x"), "If-None-Exist", "colour=blue"), http.StatusBadRequest)
 		})
 		t.Run("conditional update: none creates, one updates, several → 412", func(t *testing.T) {
 			r := s.do("PUT", "/fhir/Patient?identifier=urn:mrn|u-1", mrn("u-1"))

@@ -1,18 +1,22 @@
 package rest
 
 import (
+	"context"
 	"net/url"
 	"strings"
 
 	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/search"
 )
 
 // criteria turns the search part of a conditional interaction
-// ("identifier=sys|123", "_id=a,b") into a store query. Only _id and
-// identifier are understood so far; anything else is refused rather than
-// ignored, since ignoring a criterion could make a conditional write hit
-// the wrong resource.
-func (h *handler) criteria(typ, raw string) (fhir.Query, error) {
+// ("identifier=sys|123", "_id=a,b", "name=smith&birthdate=1970") into a
+// store query. Any search works where the engine can search; unknown
+// parameters are refused rather than ignored (strict handling), since
+// ignoring a criterion could make a conditional write hit the wrong
+// resource. Where the engine cannot search yet, only _id and identifier
+// are understood.
+func (h *handler) criteria(ctx context.Context, typ, raw string) (fhir.Query, error) {
 	q := fhir.Query{Type: typ}
 	raw = strings.TrimPrefix(raw, "?")
 	if i := strings.IndexByte(raw, '?'); i >= 0 {
@@ -21,6 +25,9 @@ func (h *handler) criteria(typ, raw string) (fhir.Query, error) {
 			return q, fhir.Errorf(fhir.CodeInvalid, "conditional criteria name another resource type")
 		}
 		raw = raw[i+1:]
+	}
+	if h.searchEnabled() == nil {
+		return h.searchCriteria(ctx, typ, raw)
 	}
 	values, err := url.ParseQuery(raw)
 	if err != nil {
@@ -70,6 +77,37 @@ func (h *handler) criteria(typ, raw string) (fhir.Query, error) {
 	if n == 0 {
 		return q, fhir.Errorf(fhir.CodeInvalid, "conditional interactions need search criteria")
 	}
+	return q, nil
+}
+
+func (h *handler) searchCriteria(ctx context.Context, typ, raw string) (fhir.Query, error) {
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		return fhir.Query{}, fhir.Errorf(fhir.CodeInvalid, "conditional criteria are not a valid query string")
+	}
+	values.Del("_format")
+	values.Del("_pretty")
+	if len(values) == 0 {
+		return fhir.Query{}, fhir.Errorf(fhir.CodeInvalid, "conditional interactions need search criteria")
+	}
+	for k := range values {
+		if strings.HasPrefix(k, "_") && k != "_id" && k != "_lastUpdated" && k != "_tag" && k != "_profile" && k != "_security" && !strings.HasPrefix(k, "_has:") {
+			return fhir.Query{}, &fhir.Error{Code: fhir.CodeInvalid, Expression: []string{k},
+				Diagnostics: "conditional criteria take search criteria only, not " + sanitize(k)}
+		}
+	}
+	p, err := search.Parse(typ, values, h.Params, search.Options{Strict: true, BaseURL: h.BaseURL, Now: h.Now()})
+	if err != nil {
+		return fhir.Query{}, err
+	}
+	q, empty, err := h.resolve(ctx, p)
+	if err != nil {
+		return q, err
+	}
+	if empty {
+		q.IDs = []string{""} // no resource has the empty id
+	}
+	q.Sort, q.Offset, q.Limit = nil, 0, 0
 	return q, nil
 }
 

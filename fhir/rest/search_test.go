@@ -128,6 +128,26 @@ func TestSearch(t *testing.T) {
 	})
 }
 
+func TestConditionalWithAnySearch(t *testing.T) {
+	searchEach(t, func(t *testing.T, s *server) {
+		nosys := s.create(`{"resourceType":"Patient","identifier":[{"value":"456"}],"name":[{"family":"Adeyemi"}],"birthDate":"1961-02-03"}`)
+		withsys := s.create(`{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"456"}]}`)
+		r := s.do("POST", "/fhir/Patient", `{"resourceType":"Patient"}`, "If-None-Exist", "name=adeyemi&birthdate=1961")
+		wantStatus(t, r, http.StatusOK)
+		if r.json(t)["id"] != nosys {
+			t.Errorf("matched %v", r.json(t)["id"])
+		}
+		wantStatus(t, s.do("DELETE", "/fhir/Patient?identifier=|456", ""), http.StatusNoContent)
+		wantStatus(t, s.do("GET", "/fhir/Patient/"+nosys, ""), http.StatusGone)
+		wantStatus(t, s.do("GET", "/fhir/Patient/"+withsys, ""), http.StatusOK)
+		wantStatus(t, s.do("PUT", "/fhir/Patient?_count=1", `{"resourceType":"Patient"}`), http.StatusBadRequest)
+		r = s.do("POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
+		 {"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient?identifier=urn:x|456&_has:Observation:patient:code=nothing"}},
+		  "request":{"method":"POST","url":"Observation"}}]}`)
+		wantStatus(t, r, http.StatusNotFound)
+	})
+}
+
 func TestSearchPaging(t *testing.T) {
 	searchEach(t, func(t *testing.T, s *server) {
 		const n = 25
