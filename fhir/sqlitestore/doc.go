@@ -26,6 +26,25 @@
 // cursor is the sort key of the last entry of a page. History pages hold
 // DefaultPageSize entries when Count is zero and at most MaxPageSize.
 //
+// Search (plan.go, clause.go) compiles a fhir.Query into one SELECT, with
+// every value a parameter, run under the caller's context: a deadline or
+// cancellation interrupts it and Search answers the context's error. The
+// criterion that promises the fewest matches drives it through its index
+// key (an identifier, a reference, a code, an exact string, a prefix, a
+// window of dates or numbers, a composite); the others are checked per
+// candidate through the owner indexes. Results are sorted by the Sort keys
+// (the smallest entry ascending, the largest descending, resources without
+// the parameter last), then by type and id, so paging with Offset and
+// Limit is stable; Count runs the same query without them.
+//
+// What no key helps with costs a read of every candidate's entries of the
+// parameter: :contains (a substring of the folded text), :not, :missing,
+// ne, a token without code. Alone in a query they are tested on every
+// current resource of the type, in id order, so a Limit ends the scan
+// early but a Count or a rare match reads them all (about a millisecond
+// per thousand resources here); beside an indexed criterion they cost a
+// lookup per candidate. Their bound is the caller's deadline.
+//
 // Errors from the driver are translated here: a write that lost a race is
 // fhir.ErrVersionConflict, a busy, full or unreadable database is
 // fhir.ErrUnavailable; no driver type leaves the package.

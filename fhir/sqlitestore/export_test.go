@@ -1,6 +1,12 @@
 package sqlitestore
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
 
 // Commits is the number of transactions Write has committed.
 func Commits(s *Store) int64 { return s.commits.Load() }
@@ -21,4 +27,35 @@ func Pragmas(s *Store, name string) (writer, reader string, err error) {
 	}
 	err = s.rdb.QueryRowContext(ctx, "PRAGMA "+name).Scan(&reader)
 	return writer, reader, err
+}
+
+// QueryPlan returns SQLite's plan for Search(q), one step a line.
+func QueryPlan(s *Store, q fhir.Query) (string, error) {
+	ctx := context.Background()
+	p, err := newPlan(ctx, s.queries, q)
+	if err != nil {
+		return "", err
+	}
+	b := p.sql(false)
+	rows, err := s.rdb.QueryContext(ctx, "EXPLAIN QUERY PLAN "+b.text.String(), b.args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var out strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		out.WriteString(detail + "\n")
+	}
+	return out.String(), rows.Err()
+}
+
+// SetUserVersion writes PRAGMA user_version, as an older server would have.
+func SetUserVersion(s *Store, v int) error {
+	_, err := s.wconn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA user_version = %d", v))
+	return err
 }

@@ -106,7 +106,7 @@ const (
 	insertStringSQL = `INSERT INTO ix_string (param, text, type, id, code) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	insertRangeSQL  = `INSERT INTO ix_range (param, span, low, high, type, id, system, code, multi)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
-	insertCompSQL   = `INSERT INTO ix_comp (param, pos, type, id, n, nparts, kind, system, code, text, low, high)
+	insertCompSQL = `INSERT INTO ix_comp (param, pos, type, id, n, nparts, kind, system, code, text, low, high)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 

@@ -57,6 +57,8 @@ func scanOne(row *sql.Row, typ, id string) (*fhir.Resource, error) {
 	return res, nil
 }
 
+const fullColumns = `type, id, version, last_updated, deleted, method, json`
+
 // scanner is *sql.Rows or *sql.Row.
 type scanner interface{ Scan(dest ...any) error }
 

@@ -3,8 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"strings"
 
 	"github.com/oncofhir/oncofhir/fhir"
 )
@@ -15,81 +13,48 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// Search returns the current, not deleted resources matching q.
+// Search returns the current, not deleted resources matching q (see plan
+// for how the query is built).
 func (s *Store) Search(ctx context.Context, q fhir.Query) ([]*fhir.Resource, error) {
 	if s.closed.Load() {
 		return nil, errClosed
 	}
 	res, err := search(ctx, s.queries, q)
 	if err != nil {
-		return nil, s.fail("search", err)
+		return nil, s.fail("search", ctxErr(ctx, err))
 	}
 	return res, nil
 }
 
-// maxInlineIDs is the longest id list written as parameters.
-const maxInlineIDs = 200
+// Count returns how many resources Search would return for q without its
+// Offset and Limit.
+func (s *Store) Count(ctx context.Context, q fhir.Query) (int, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	n, err := count(ctx, s.queries, q)
+	if err != nil {
+		return 0, s.fail("count", ctxErr(ctx, err))
+	}
+	return n, nil
+}
 
-const fullColumns = `type, id, version, last_updated, deleted, method, json`
+// ctxErr answers the context's error for a query its context ended: the
+// driver may report the interruption as an SQLite error instead.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
 
-// search builds one SELECT over resource. Token criteria become a
-// sub-select on the token lookup key, (param, code[, type]); the resource
-// rows are then found by primary key.
 func search(ctx context.Context, db querier, q fhir.Query) ([]*fhir.Resource, error) {
-	var b strings.Builder
-	args := make([]any, 0, 2+len(q.IDs)+4*len(q.Tokens))
-	b.WriteString(`SELECT ` + fullColumns + ` FROM resource WHERE deleted = 0`)
-	if q.Type != "" {
-		b.WriteString(` AND type = ?`)
-		args = append(args, q.Type)
+	p, err := newPlan(ctx, db, q)
+	if err != nil {
+		return nil, err
 	}
-	if len(q.IDs) > maxInlineIDs {
-		// One JSON array instead of thousands of parameters, which SQLite
-		// caps.
-		list, err := json.Marshal(q.IDs)
-		if err != nil {
-			return nil, err
-		}
-		b.WriteString(` AND id IN (SELECT value FROM json_each(?))`)
-		args = append(args, string(list))
-	} else if len(q.IDs) > 0 {
-		b.WriteString(` AND id IN (`)
-		for i, id := range q.IDs {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('?')
-			args = append(args, id)
-		}
-		b.WriteByte(')')
-	}
-	if len(q.Tokens) > 0 {
-		b.WriteString(` AND (type, id) IN (SELECT type, id FROM token WHERE `)
-		for i, tok := range q.Tokens {
-			if i > 0 {
-				b.WriteString(` OR `)
-			}
-			b.WriteString(`(param = ? AND code = ?`)
-			args = append(args, tok.Param, tok.Code)
-			if q.Type != "" {
-				b.WriteString(` AND type = ?`)
-				args = append(args, q.Type)
-			}
-			if tok.System != "" {
-				b.WriteString(` AND system = ?`)
-				args = append(args, tok.System)
-			}
-			b.WriteByte(')')
-		}
-		b.WriteByte(')')
-	}
-	b.WriteString(` ORDER BY type, id`)
-	if q.Limit > 0 {
-		b.WriteString(` LIMIT ?`)
-		args = append(args, q.Limit)
-	}
-
-	rows, err := db.QueryContext(ctx, b.String(), args...)
+	b := p.sql(false)
+	rows, err := db.QueryContext(ctx, b.text.String(), b.args...)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +68,24 @@ func search(ctx context.Context, db querier, q fhir.Query) ([]*fhir.Resource, er
 		out = append(out, res)
 	}
 	return out, rows.Err()
+}
+
+func count(ctx context.Context, db querier, q fhir.Query) (int, error) {
+	p, err := newPlan(ctx, db, q)
+	if err != nil {
+		return 0, err
+	}
+	b := p.sql(true)
+	rows, err := db.QueryContext(ctx, b.text.String(), b.args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
+		}
+	}
+	return n, rows.Err()
 }

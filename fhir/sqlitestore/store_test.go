@@ -23,6 +23,7 @@ func openTemp(tb testing.TB) *sqlitestore.Store {
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) fhir.Store { return openTemp(t) })
+	storetest.RunSearch(t, func(t *testing.T) fhir.Store { return openTemp(t) })
 }
 
 func TestOpenCreatesTheDirectoryAndOneDatabase(t *testing.T) {
@@ -45,7 +46,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 	}
 	ctx := context.Background()
 	r := &fhir.Resource{Type: "Patient", ID: "a", Version: 1, Method: "POST", JSON: []byte(`{"resourceType":"Patient","id":"a"}`),
-		LastUpdated: storetest.Epoch, Tokens: []fhir.Token{{Param: "identifier", System: "urn:mrn", Code: "1"}}}
+		LastUpdated: storetest.Epoch, Tokens: []fhir.Token{{Param: "identifier", System: "urn:mrn", Code: "1"}},
+		Index: []fhir.IndexEntry{{Param: "name", Kind: fhir.TypeString, Text: "smith", Code: "Smith"}}}
 	if err := s.Write(ctx, func(tx fhir.Tx) error { return tx.Put(r) }); err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +62,11 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err != nil || len(found) != 1 || string(found[0].JSON) != string(r.JSON) || !found[0].LastUpdated.Equal(r.LastUpdated) {
 		t.Fatalf("after reopening: %v, %v", found, err)
 	}
+	found, err = s.Search(ctx, fhir.Query{Type: "Patient", Clauses: []fhir.Clause{{Param: "name", Type: fhir.TypeString,
+		Values: []fhir.Value{{Code: "smi"}}}}})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("search by index entry after reopening: %v, %v", found, err)
+	}
 }
 
 func TestCallsAfterCloseAreUnavailable(t *testing.T) {
@@ -73,6 +80,9 @@ func TestCallsAfterCloseAreUnavailable(t *testing.T) {
 	}
 	if err := s.Write(ctx, func(fhir.Tx) error { return nil }); !errors.Is(err, fhir.ErrUnavailable) {
 		t.Errorf("Write: %v", err)
+	}
+	if _, err := s.Count(ctx, fhir.Query{}); !errors.Is(err, fhir.ErrUnavailable) {
+		t.Errorf("Count: %v", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
