@@ -74,7 +74,8 @@ func (h *handler) everything(c echo.Context) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
+	defer cancel()
 	values := c.QueryParams()
 	offset := 0
 	if tok := values.Get("_cursor"); tok != "" {
@@ -135,7 +136,7 @@ func (h *handler) everything(c echo.Context) error {
 		}
 		found, err := h.compartmentKeys(ctx, t, id, since)
 		if err != nil {
-			return err
+			return overTime(ctx, err)
 		}
 		all = append(all, found...)
 		if len(all) > maxCompartment {
@@ -199,9 +200,11 @@ func (h *handler) compartmentSearch(c echo.Context) error {
 	if err := h.searchEnabled(); err != nil {
 		return err
 	}
-	found, err := h.compartmentKeys(c.Request().Context(), typ, id, time.Time{})
+	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
+	defer cancel()
+	found, err := h.compartmentKeys(ctx, typ, id, time.Time{})
 	if err != nil {
-		return err
+		return overTime(ctx, err)
 	}
 	ids := make([]string, 0, len(found)+1)
 	for _, r := range found {

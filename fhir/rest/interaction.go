@@ -34,6 +34,9 @@ func newHandler(d Deps) *handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
+	if d.SearchTimeout <= 0 {
+		d.SearchTimeout = DefaultSearchTimeout
+	}
 	if d.IsResourceType == nil {
 		d.IsResourceType = fhir.ValidTypeName
 	}

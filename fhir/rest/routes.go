@@ -37,7 +37,13 @@ type Deps struct {
 	Indexer     Indexer
 	Compartment map[string][]string
 	CursorKey   []byte
+	// SearchTimeout bounds every search, $everything and compartment read;
+	// 0 means DefaultSearchTimeout.
+	SearchTimeout time.Duration
 }
+
+// DefaultSearchTimeout is the deadline of a search when Deps sets none.
+const DefaultSearchTimeout = 10 * time.Second
 
 // DefaultMaxBodyBytes is the request body limit when Deps sets none.
 const DefaultMaxBodyBytes = 16 << 20

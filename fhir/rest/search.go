@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -92,7 +93,8 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	}
 	values.Del("_cursor")
 	values.Del("_format")
-	ctx := c.Request().Context()
+	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
+	defer cancel()
 	p, err := search.Parse(typ, values, h.Params, search.Options{Strict: preferStrict(c.Request()), BaseURL: h.BaseURL, Now: h.Now()})
 	if err != nil {
 		return err
@@ -119,7 +121,7 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	}
 	page, err := h.execute(ctx, p, offset)
 	if err != nil {
-		return err
+		return overTime(ctx, err)
 	}
 	canonical := values.Encode()
 	b := models.Bundle{Type: models.BundleTypeSearchset}
@@ -160,6 +162,16 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	}
 	writeJSON(c, http.StatusOK, body)
 	return nil
+}
+
+// overTime turns a failure caused by the search deadline into a clear
+// answer instead of a storage error.
+func overTime(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Err: err,
+			Diagnostics: "the search took longer than the server allows; narrow the criteria"}
+	}
+	return err
 }
 
 func (h *handler) searchEntry(r *fhir.Resource, mode *models.SearchEntryMode, p *search.Parsed) models.BundleEntry {

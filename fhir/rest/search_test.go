@@ -1,7 +1,10 @@
 package rest_test
 
 import (
+	"time"
+
 	"encoding/base64"
+	"github.com/oncofhir/oncofhir/fhir/rest"
 	"net/http"
 	"net/url"
 	"sort"
@@ -198,4 +201,15 @@ func TestSearchPaging(t *testing.T) {
 func TestSearchNotYetOnMongo(t *testing.T) {
 	s := newServer(t, engines[1].open(t))
 	wantStatus(t, s.do("GET", "/fhir/Patient?name=x", ""), http.StatusNotImplemented)
+}
+
+func TestSearchDeadline(t *testing.T) {
+	store := engines[0].open(t)
+	s := newServer(t, store, func(d *rest.Deps) { d.SearchTimeout = time.Nanosecond })
+	s.create(`{"resourceType":"Patient","name":[{"family":"Late"}]}`)
+	r := s.do("GET", "/fhir/Patient?name=late", "")
+	wantStatus(t, r, http.StatusBadRequest)
+	if code, _, _ := r.issue(t); code != "too-costly" {
+		t.Errorf("code %s", code)
+	}
 }
