@@ -105,6 +105,9 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_type"},
 			Diagnostics: "a system search takes one _type for now"}
 	}
+	if p.Summary == "count" {
+		p.Count = 0
+	}
 	if p.Summary == "true" {
 		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_summary"},
 			Diagnostics: "_summary=true is not supported yet; use _elements, _summary=text or _summary=data"}

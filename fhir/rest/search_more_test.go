@@ -1,0 +1,72 @@
+package rest_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestSearchTypesAndResultParameters(t *testing.T) {
+	searchEach(t, func(t *testing.T, s *server) {
+		pat := s.create(`{"resourceType":"Patient","meta":{"tag":[{"system":"urn:tags","code":"vip"}]},"identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"system":"urn:mrn","value":"M-1"}],"name":[{"family":"Zed"}],"telecom":[{"system":"phone","value":"555-0101"}]}`)
+		other := s.create(`{"resourceType":"Patient","name":[{"family":"Young"}]}`)
+		bp := func(sys, dia string, when string) string {
+			return s.create(`{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9","display":"Blood pressure panel"}],"text":"Blood pressure"},
+			 "subject":{"reference":"Patient/` + pat + `","identifier":{"system":"urn:mrn","value":"M-1"}},"effectiveDateTime":"` + when + `",
+			 "component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":` + sys + `,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}},
+			              {"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":` + dia + `,"system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}`)
+		}
+		high := bp("150", "95", "2026-01-10T08:00:00Z")
+		normal := bp("118", "76", "2026-02-10T08:00:00Z")
+		P, O := func(id string) string { return "Patient/" + id }, func(id string) string { return "Observation/" + id }
+		for _, tc := range []struct {
+			name, query string
+			want        []string
+		}{
+			{"composite component-code-value-quantity", "Observation?component-code-value-quantity=http://loinc.org|8480-6$gt140", []string{O(high)}},
+			{"composite parts must hold in the same component", "Observation?component-code-value-quantity=http://loinc.org|8462-4$gt140", nil},
+			{"date with ge of month precision", "Observation?date=ge2026-02", []string{O(normal)}},
+			{"date eq of day precision", "Observation?date=2026-01-10", []string{O(high)}},
+			{"token :text on the display", "Observation?code:text=blood%20pressure", []string{O(high), O(normal)}},
+			{"identifier :of-type", "Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|M-1", []string{P(pat)}},
+			{"reference :identifier", "Observation?subject:identifier=urn:mrn|M-1", []string{O(high), O(normal)}},
+			{"reference :missing", "Observation?encounter:missing=true", []string{O(high), O(normal)}},
+			{"_tag", "Patient?_tag=urn:tags|vip", []string{P(pat)}},
+			{"telecom token", "Patient?phone=555-0101", []string{P(pat)}},
+			{"_lastUpdated", "Patient?_lastUpdated=gt2000-01-01&_id=" + other, []string{P(other)}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.do("GET", "/fhir/"+tc.query, "")
+				wantStatus(t, r, http.StatusOK)
+				if got := ids(t, r, "match"); !same(got, tc.want...) {
+					t.Errorf("got %v, want %v", got, tc.want)
+				}
+			})
+		}
+		t.Run("_sort by date descending, then ascending", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Observation?subject=Patient/"+pat+"&_sort=-date", "")
+			es := entries(t, r)
+			if len(es) != 2 || !strings.HasSuffix(es[0]["fullUrl"].(string), normal) {
+				t.Errorf("-date: %s", r.body)
+			}
+			r = s.do("GET", "/fhir/Observation?subject=Patient/"+pat+"&_sort=date", "")
+			if es := entries(t, r); len(es) != 2 || !strings.HasSuffix(es[0]["fullUrl"].(string), high) {
+				t.Errorf("date: %s", r.body)
+			}
+		})
+		t.Run("_elements keeps what is asked and marks the resource SUBSETTED", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Patient?_id="+pat+"&_elements=name", "")
+			res := entries(t, r)[0]["resource"].(map[string]any)
+			if res["name"] == nil || res["telecom"] != nil || !strings.Contains(string(r.body), "SUBSETTED") {
+				t.Errorf("_elements: %s", r.body)
+			}
+		})
+		t.Run("_summary=count and _total=accurate count without listing", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Observation?subject=Patient/"+pat+"&_summary=count", "")
+			wantStatus(t, r, http.StatusOK)
+			if r.json(t)["total"] != float64(2) || r.json(t)["entry"] != nil {
+				t.Errorf("_summary=count: %s", r.body)
+			}
+		})
+	})
+}
