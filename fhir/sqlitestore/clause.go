@@ -229,7 +229,10 @@ func (k *cond) referenceArms(c fhir.Clause) error {
 	case "":
 		k.rank, k.typeInKey = rankRef, true
 		for _, v := range c.Values {
-			k.arms = append(k.arms, frag("e.code = ?", v.Code))
+			k.arms = append(k.arms, referenceArm("e", v))
+			if v.AnySystem {
+				k.rank = noDrive // no key holds the id alone
+			}
 		}
 	case "identifier":
 		// The identifier's value is the entry's Text (see fhir.IndexEntry),
@@ -257,6 +260,16 @@ func (k *cond) referenceArms(c fhir.Clause) error {
 		return unsupported(c)
 	}
 	return nil
+}
+
+// referenceArm: code = v.Code; a bare id on a parameter that may refer to
+// any type (v.AnySystem, see search.Match) matches a reference to this
+// server, System "Type", whatever its type: code = system || '/' || id.
+func referenceArm(a string, v fhir.Value) *sqlBuf {
+	if v.AnySystem {
+		return frag(a+".system <> '' AND "+a+".code = "+a+".system || '/' || ?", v.Code)
+	}
+	return frag(a+".code = ?", v.Code)
 }
 
 func (k *cond) uriArms(c fhir.Clause) error {
@@ -328,30 +341,26 @@ func rangeArm(a, p string, lo, hi, approx float64) ([]*sqlBuf, error) {
 	return nil, fhir.Errorf(fhir.CodeInvalid, "unknown search prefix %q", p)
 }
 
-// unitArm: a quantity value with a unit also needs the entry's unit.
+// unitArm: a quantity value with a unit (a code) also needs the entry's
+// code and, when the value names a system, that system too.
 func unitArm(a string, v fhir.Value) string {
-	var conds []string
-	if v.Code != "" {
-		conds = append(conds, a+".code = ?")
-	}
-	if v.System != "" {
-		conds = append(conds, a+".system = ?")
-	}
-	if len(conds) == 0 {
+	switch {
+	case v.Code == "":
 		return ""
+	case v.System == "":
+		return " AND " + a + ".code = ?"
 	}
-	return " AND " + strings.Join(conds, " AND ")
+	return " AND " + a + ".code = ? AND " + a + ".system = ?"
 }
 
 func unitArgs(v fhir.Value) []any {
-	var args []any
-	if v.Code != "" {
-		args = append(args, v.Code)
+	switch {
+	case v.Code == "":
+		return nil
+	case v.System == "":
+		return []any{v.Code}
 	}
-	if v.System != "" {
-		args = append(args, v.System)
-	}
-	return args
+	return []any{v.Code, v.System}
 }
 
 func (k *cond) rangeArms(c fhir.Clause) error {
@@ -457,7 +466,8 @@ func partAlias(i int) string {
 func partArm(a string, v fhir.Value) (*sqlBuf, error) {
 	b := frag("(("+a+".kind = ? AND ", fhir.TypeString).addBuf(prefixArm(a+".text", v.Code))
 	b.add(") OR ("+a+".kind = ? AND ", fhir.TypeToken).addBuf(tokenArm(a, v))
-	b.add(") OR ("+a+".kind IN (?, ?) AND "+a+".code = ?", fhir.TypeReference, fhir.TypeURI, v.Code)
+	b.add(") OR ("+a+".kind = ? AND ", fhir.TypeReference).addBuf(referenceArm(a, v))
+	b.add(") OR ("+a+".kind = ? AND "+a+".code = ?", fhir.TypeURI, v.Code)
 	arms, err := rangeArm(a, v.Prefix, v.Low, v.High, v.Approx)
 	if err != nil {
 		return nil, err

@@ -87,11 +87,14 @@ func matchValue(typ fhir.ParamType, mod string, e fhir.IndexEntry, v fhir.Value)
 			return e.System == v.System && e.Code == v.Code && e.Text == v.Text, nil
 		}
 	case fhir.TypeReference:
-		switch mod {
-		case "":
-			return e.Code == v.Code, nil
-		case "identifier":
+		switch {
+		case mod == "identifier":
 			return tokenMatch(e.System, e.Text, v), nil
+		case mod != "":
+		case v.AnySystem: // a bare id, any type
+			return e.System != "" && e.Code == e.System+"/"+v.Code, nil
+		default:
+			return e.Code == v.Code, nil
 		}
 	case fhir.TypeURI:
 		switch mod {
@@ -108,7 +111,7 @@ func matchValue(typ fhir.ParamType, mod string, e fhir.IndexEntry, v fhir.Value)
 		}
 		ok, err := rangeMatch(e.Low, e.High, v)
 		if typ == fhir.TypeQuantity {
-			ok = ok && (v.Code == "" || e.Code == v.Code) && (v.System == "" || e.System == v.System)
+			ok = ok && (v.Code == "" || e.Code == v.Code && (v.System == "" || e.System == v.System))
 		}
 		return ok, err
 	case fhir.TypeComposite:
