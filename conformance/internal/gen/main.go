@@ -7,7 +7,9 @@
 //   - resourcetypes_gen.go: the resource type names of the schema's
 //     discriminator, checked against the StructureDefinitions;
 //   - structure_gen.go: minimum cardinalities and the element types needed
-//     to reach them, from the StructureDefinition snapshots.
+//     to reach them, from the StructureDefinition snapshots;
+//   - summary_gen.go: the top-level elements of each resource that
+//     _summary=true keeps (isSummary, or min ≥ 1), from the same snapshots.
 //
 // Run it with `go generate ./conformance/` from the repository root.
 package main
@@ -66,6 +68,13 @@ func main() {
 		log.Fatal(err)
 	}
 	if err := writeGo(filepath.Join(*out, "structure_gen.go"), table.source()); err != nil {
+		log.Fatal(err)
+	}
+	summary, err := buildSummary(sds, names, schema)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := writeGo(filepath.Join(*out, "summary_gen.go"), summary.source()); err != nil {
 		log.Fatal(err)
 	}
 }

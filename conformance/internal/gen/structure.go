@@ -24,6 +24,7 @@ type elementDefinition struct {
 	Path             string `json:"path"`
 	Min              int    `json:"min"`
 	Max              string `json:"max"`
+	IsSummary        bool   `json:"isSummary"`
 	ContentReference string `json:"contentReference"`
 	Type             []struct {
 		Code string `json:"code"`
