@@ -93,6 +93,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Indexer:        params,
 		Compartment:    conformance.PatientCompartment(),
 		CursorKey:      []byte(m.Config.CursorKey),
+		SummaryFilter:  conformance.SummaryFilter,
 	})
 	m.Echo = e
 	return nil

@@ -102,6 +102,7 @@ func newServer(t testing.TB, store fhir.Store, mod ...func(*rest.Deps)) *server 
 		Indexer:        params,
 		Compartment:    conformance.PatientCompartment(),
 		CursorKey:      []byte("test cursor key"),
+		SummaryFilter:  conformance.SummaryFilter,
 	}
 	for _, f := range mod {
 		f(&d)

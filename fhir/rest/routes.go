@@ -37,6 +37,8 @@ type Deps struct {
 	Indexer     Indexer
 	Compartment map[string][]string
 	CursorKey   []byte
+	// SummaryFilter tells which top-level elements _summary=true keeps.
+	SummaryFilter func(resourceType string) (keep func(jsonKey string) bool, ok bool)
 	// SearchTimeout bounds every search, $everything and compartment read;
 	// 0 means DefaultSearchTimeout.
 	SearchTimeout time.Duration

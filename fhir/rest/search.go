@@ -108,10 +108,6 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	if p.Summary == "count" {
 		p.Count = 0
 	}
-	if p.Summary == "true" {
-		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_summary"},
-			Diagnostics: "_summary=true is not supported yet; use _elements, _summary=text or _summary=data"}
-	}
 	if within != nil {
 		set := map[string]bool{}
 		for _, id := range within {
@@ -179,7 +175,7 @@ func overTime(ctx context.Context, err error) error {
 
 func (h *handler) searchEntry(r *fhir.Resource, mode *models.SearchEntryMode, p *search.Parsed) models.BundleEntry {
 	full := h.BaseURL + "/" + r.Type + "/" + r.ID
-	return models.BundleEntry{FullUrl: &full, Resource: shape(r.JSON, p), Search: &models.BundleEntrySearch{Mode: mode}}
+	return models.BundleEntry{FullUrl: &full, Resource: shape(r.Type, r.JSON, p, h.SummaryFilter), Search: &models.BundleEntrySearch{Mode: mode}}
 }
 
 func preferStrict(r *http.Request) bool {

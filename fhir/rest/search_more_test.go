@@ -61,6 +61,18 @@ func TestSearchTypesAndResultParameters(t *testing.T) {
 				t.Errorf("_elements: %s", r.body)
 			}
 		})
+		t.Run("_summary=true keeps the summary elements only", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Patient?_id="+pat+"&_summary=true", "")
+			res := entries(t, r)[0]["resource"].(map[string]any)
+			if res["name"] == nil || res["identifier"] == nil || res["telecom"] == nil || !strings.Contains(string(r.body), "SUBSETTED") {
+				t.Errorf("_summary=true: %s", r.body)
+			}
+			r = s.do("GET", "/fhir/Observation?_id="+high+"&_summary=true", "")
+			res = entries(t, r)[0]["resource"].(map[string]any)
+			if res["code"] == nil || res["component"] == nil || res["category"] != nil {
+				t.Errorf("_summary=true on Observation: %s", r.body)
+			}
+		})
 		t.Run("_summary=count and _total=accurate count without listing", func(t *testing.T) {
 			r := s.do("GET", "/fhir/Observation?subject=Patient/"+pat+"&_summary=count", "")
 			wantStatus(t, r, http.StatusOK)

@@ -11,12 +11,17 @@ import (
 // subsetted is the tag a resource carries when elements were left out.
 var subsetted = json.RawMessage(`{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationValue","code":"SUBSETTED"}`)
 
-// shape applies _elements and _summary=text|data to a matched resource.
-// _summary=true is refused by the handler until the summary element tables
-// are built.
-func shape(raw []byte, p *search.Parsed) json.RawMessage {
+// shape applies _elements and _summary to a matched resource. summary
+// gives the elements _summary=true keeps for a type.
+func shape(typ string, raw []byte, p *search.Parsed, summary func(string) (func(string) bool, bool)) json.RawMessage {
 	keep := func(string) bool { return true }
 	switch {
+	case p.Summary == "true" && summary != nil:
+		f, ok := summary(typ)
+		if !ok {
+			return raw
+		}
+		keep = f
 	case len(p.Elements) > 0:
 		keep = func(k string) bool {
 			name := strings.TrimPrefix(k, "_")
