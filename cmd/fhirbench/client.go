@@ -75,6 +75,9 @@ func (c *client) resolve(ref string) (string, error) {
 		}
 		return ref, nil
 	}
+	if ref == "" {
+		return c.base, nil
+	}
 	return c.base + "/" + strings.TrimPrefix(ref, "/"), nil
 }
 
@@ -105,7 +108,7 @@ func (c *client) do(ctx context.Context, method, ref string, body []byte, want i
 	if resp.StatusCode != want {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, errBodyBytes))
 		io.Copy(io.Discard, resp.Body)
-		return &statusError{method: method, url: strings.TrimPrefix(u, c.base+"/"), status: resp.StatusCode, body: string(b)}
+		return &statusError{method: method, url: u, status: resp.StatusCode, body: string(b)}
 	}
 	if out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
@@ -132,9 +135,9 @@ type bundle struct {
 		Resource struct {
 			ResourceType string `json:"resourceType"`
 			ID           string `json:"id"`
-			Name         []struct {
-				Family string `json:"family"`
-			} `json:"name"`
+			// Name is a list of HumanName in a Patient, a string in a
+			// CareTeam or an Organization: read with family.
+			Name json.RawMessage `json:"name"`
 		} `json:"resource"`
 		Search *struct {
 			Mode string `json:"mode"`
@@ -228,11 +231,8 @@ func collectPatients(ctx context.Context, c *client) (*known, error) {
 			}
 			seen[r.ID] = true
 			k.ids = append(k.ids, r.ID)
-			for _, n := range r.Name {
-				if n.Family != "" {
-					k.families = append(k.families, n.Family)
-					break
-				}
+			if f := family(r.Name); f != "" {
+				k.families = append(k.families, f)
 			}
 		}
 		return nil
@@ -241,4 +241,20 @@ func collectPatients(ctx context.Context, c *client) (*known, error) {
 		return nil, fmt.Errorf("listing patients: %w", err)
 	}
 	return k, nil
+}
+
+// family is the first family name in a Patient's name, or "".
+func family(name json.RawMessage) string {
+	var names []struct {
+		Family string `json:"family"`
+	}
+	if json.Unmarshal(name, &names) != nil {
+		return ""
+	}
+	for _, n := range names {
+		if n.Family != "" {
+			return n.Family
+		}
+	}
+	return ""
 }

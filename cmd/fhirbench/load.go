@@ -132,10 +132,8 @@ func patientFamily(b []byte) (string, error) {
 	var in struct {
 		Entry []struct {
 			Resource struct {
-				ResourceType string `json:"resourceType"`
-				Name         []struct {
-					Family string `json:"family"`
-				} `json:"name"`
+				ResourceType string          `json:"resourceType"`
+				Name         json.RawMessage `json:"name"`
 			} `json:"resource"`
 		} `json:"entry"`
 	}
@@ -143,8 +141,10 @@ func patientFamily(b []byte) (string, error) {
 		return "", fmt.Errorf("reading the generated bundle: %w", err)
 	}
 	for _, e := range in.Entry {
-		if e.Resource.ResourceType == "Patient" && len(e.Resource.Name) > 0 {
-			return e.Resource.Name[0].Family, nil
+		if e.Resource.ResourceType == "Patient" {
+			if f := family(e.Resource.Name); f != "" {
+				return f, nil
+			}
 		}
 	}
 	return "", errors.New("the generated bundle has no named Patient")
