@@ -22,8 +22,8 @@
 //     version stopped being current, for _at;
 //   - txlog: journals of units of work being committed without a server
 //     transaction (see below);
-//   - guards: a counter per search key, "Type/id" or "Type|param||code",
-//     that serialises the units of work deciding from a search (see below
+//   - guards: a counter per search key, "Type/id", "Type|param||code" or
+//     "Type", that serialises the units of work deciding from a search (see below
 //     and guard.go). It keeps one small document for every key searched by
 //     a unit that wrote; none is ever deleted.
 //
@@ -55,23 +55,26 @@
 // conditional create: "create unless one matches") against another doing
 // the same: snapshot isolation, like the journal, only detects writes to
 // the same document, so both would create. Guards close that gap in both
-// modes. A search through the unit by ids or tokens, with a type, first
-// reads the guard of each id and token; when the unit has written, its
-// commit bumps each of them, compare-and-swap from the value read (inside
-// the transaction, or after writing the journal and before applying the
-// versions). Of two units that searched the same key, the second to
-// commit fails with fhir.ErrVersionConflict and, run again, finds the
-// first's resource. Units that write without searching, or search without
-// writing, touch no guard. What guards do not cover:
+// modes. A search through the unit that names a type first reads its
+// guards: one per id and one per token code, else one for the whole type
+// (see guardKeys). When the unit has written, its commit bumps each of
+// them, compare-and-swap from the value read (inside the transaction, or
+// after writing the journal and before applying the versions). Of two
+// units that searched the same key, the second to commit fails with
+// fhir.ErrVersionConflict and, run again, finds the first's resource.
+// Units that write without searching, or search without writing, touch no
+// guard.
 //
-//   - searches without a type, or with neither ids nor tokens (a whole
-//     type, clauses only);
-//   - units that search different keys: one that searched identifier X
+// Guards are coarser than searches: identifier X of any system has one
+// guard, so conditional creates of X in different systems are serialised
+// too (the loser runs again), and so are all the writing units that
+// searched one type by criteria other than ids and token codes. They do
+// not cover:
+//
+//   - searches without a type;
+//   - units that searched different keys: one that searched identifier X
 //     and creates a resource with identifier Y is not stopped by one that
-//     searched Y and creates X;
-//   - they are coarser than the search: identifier X of any system shares
-//     one guard, so conditional creates of X in different systems are
-//     serialised too (the loser runs again).
+//     searched Y and creates X.
 //
 // The journal's limits, which transactions do not have:
 //

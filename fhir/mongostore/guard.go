@@ -43,18 +43,50 @@ type seenGuard struct {
 // guardSet maps guard keys to what the unit saw of them.
 type guardSet map[string]seenGuard
 
-// guardKeys are the guards of a search: one per id and one per token. A
-// search without a type has none (see the package comment).
+// guardKeys are the guards of a search. Any criterion that every match
+// must meet will do, and the finer the better: one guard per id, one per
+// token code (of Tokens, or of a token clause that names its codes), and
+// the type itself when the search names none of those (a whole type, or
+// clauses such as name or birthdate only). A search without a type has
+// none (see the package comment).
 func guardKeys(q fhir.Query) []string {
 	if q.Type == "" {
 		return nil
 	}
-	keys := make([]string, 0, len(q.IDs)+len(q.Tokens))
+	var keys []string
 	for _, id := range q.IDs {
 		keys = append(keys, resourceKey(q.Type, id))
 	}
 	for _, t := range q.Tokens {
-		keys = append(keys, q.Type+"|"+tokenKey(t.Param, "", t.Code))
+		keys = append(keys, codeGuard(q.Type, t.Param, t.Code))
+	}
+	for _, c := range q.Clauses {
+		keys = append(keys, clauseGuards(q.Type, c)...)
+	}
+	if len(keys) == 0 {
+		keys = []string{q.Type}
+	}
+	return keys
+}
+
+// codeGuard is the guard of a token code, whatever its system, so that
+// searches by any system and by one system share it.
+func codeGuard(typ, param, code string) string {
+	return typ + "|" + tokenKey(param, "", code)
+}
+
+// clauseGuards are the guards of a token clause whose every value names a
+// code; nil for any other clause.
+func clauseGuards(typ string, c fhir.Clause) []string {
+	if c.Type != fhir.TypeToken || c.Modifier != "" || c.Missing != nil || len(c.Values) == 0 {
+		return nil
+	}
+	keys := make([]string, len(c.Values))
+	for i, v := range c.Values {
+		if v.Code == "" {
+			return nil
+		}
+		keys[i] = codeGuard(typ, c.Param, v.Code)
 	}
 	return keys
 }

@@ -152,6 +152,7 @@ func TestUnitsThatDecidedFromTheSameSearchConflict(t *testing.T) {
 			{"identifier of any system, then of one → conflict", mrn(""), mrn("urn:mrn"), true},
 			{"identifier of another system → conflict (one guard per code)", mrn("urn:other"), mrn("urn:mrn"), true},
 			{"same id → conflict", byID, byID, true},
+			{"whole type → conflict", fhir.Query{Type: "Patient"}, fhir.Query{Type: "Patient", Limit: 2}, true},
 			{"another identifier → no conflict", fhir.Query{Type: "Patient", Tokens: []fhir.Token{{Param: "identifier", Code: "Y"}}}, mrn("urn:mrn"), false},
 			{"another type → no conflict", fhir.Query{Type: "Observation", Tokens: []fhir.Token{tok}}, mrn("urn:mrn"), false},
 		} {
@@ -186,6 +187,42 @@ func TestUnitsThatDecidedFromTheSameSearchConflict(t *testing.T) {
 				noTrace(t, s, "a")
 			})
 		}
+	}
+}
+
+func TestGuardKeys(t *testing.T) {
+	tok := func(param, sys, code string) fhir.Token { return fhir.Token{Param: param, System: sys, Code: code} }
+	clause := func(typ fhir.ParamType, mod string, vals ...fhir.Value) fhir.Clause {
+		return fhir.Clause{Param: "identifier", Type: typ, Modifier: mod, Values: vals}
+	}
+	x := fhir.Value{System: "urn:mrn", Code: "X"}
+	missing := true
+	for _, tc := range []struct {
+		name string
+		q    fhir.Query
+		want []string
+	}{
+		{"no type → none", fhir.Query{IDs: []string{"a"}, Tokens: []fhir.Token{tok("identifier", "", "X")}}, nil},
+		{"ids", fhir.Query{Type: "Patient", IDs: []string{"a", "b"}}, []string{"Patient/a", "Patient/b"}},
+		{"tokens, the system left out", fhir.Query{Type: "Patient", Tokens: []fhir.Token{tok("identifier", "urn:mrn", "X"), tok("identifier", "", "Y")}},
+			[]string{"Patient|identifier||X", "Patient|identifier||Y"}},
+		{"a | in a code is escaped", fhir.Query{Type: "Patient", Tokens: []fhir.Token{tok("identifier", "", "a|b")}}, []string{`Patient|identifier||a\|b`}},
+		{"ids and tokens", fhir.Query{Type: "Patient", IDs: []string{"a"}, Tokens: []fhir.Token{tok("identifier", "", "X")}}, []string{"Patient/a", "Patient|identifier||X"}},
+		{"token clause naming codes, as tokens", fhir.Query{Type: "Patient", Clauses: []fhir.Clause{clause(fhir.TypeToken, "", x, fhir.Value{AnySystem: true, Code: "Y"})}},
+			[]string{"Patient|identifier||X", "Patient|identifier||Y"}},
+		{"token clause with a value without code → type", fhir.Query{Type: "Patient", Clauses: []fhir.Clause{clause(fhir.TypeToken, "", x, fhir.Value{System: "urn:mrn"})}}, []string{"Patient"}},
+		{"token clause :not → type", fhir.Query{Type: "Patient", Clauses: []fhir.Clause{clause(fhir.TypeToken, "not", x)}}, []string{"Patient"}},
+		{"missing → type", fhir.Query{Type: "Patient", Clauses: []fhir.Clause{{Param: "identifier", Type: fhir.TypeToken, Missing: &missing}}}, []string{"Patient"}},
+		{"string clause → type", fhir.Query{Type: "Patient", Clauses: []fhir.Clause{clause(fhir.TypeString, "", fhir.Value{Code: "smith"})}}, []string{"Patient"}},
+		{"string and token clauses → the token's", fhir.Query{Type: "Patient", Clauses: []fhir.Clause{clause(fhir.TypeString, "", fhir.Value{Code: "smith"}), clause(fhir.TypeToken, "", x)}},
+			[]string{"Patient|identifier||X"}},
+		{"whole type", fhir.Query{Type: "Patient"}, []string{"Patient"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := guardKeys(tc.q); fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tc.want) {
+				t.Fatalf("guardKeys = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 
