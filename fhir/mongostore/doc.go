@@ -22,10 +22,11 @@
 //     version stopped being current, for _at;
 //   - txlog: journals of units of work being committed without a server
 //     transaction (see below);
-//   - guards: a counter per search key, "Type/id", "Type|param||code" or
-//     "Type", that serialises the units of work deciding from a search (see below
-//     and guard.go). It keeps one small document for every key searched by
-//     a unit that wrote; none is ever deleted.
+//   - guards: a counter per search key ("Type/id", "Type|param||code" or
+//     "Type"), _id the type and a hash of the key, that serialises the
+//     units of work deciding from a search (see below and guard.go). It
+//     keeps one small document for every key searched by a unit that
+//     wrote; none is ever deleted.
 //
 // # Units of work
 //

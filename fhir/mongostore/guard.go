@@ -2,9 +2,12 @@ package mongostore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -15,7 +18,8 @@ import (
 // guard is a document of the guards collection (see the package
 // comment): the counter of one search key, bumped compare-and-swap by
 // every unit that searched the key and then wrote. n is 0 while the
-// document is missing.
+// document is missing. Its _id is the key's type and a hash of the key
+// (see guardID).
 //
 // A journalled unit bumps its guards after writing its journal and before
 // applying its versions, and marks them with the journal: a unit that
@@ -27,8 +31,8 @@ import (
 // versions instead would need no mark, but would let the losers' versions
 // be seen until they were rolled back: two matches where there is one.
 type guard struct {
-	Key string `bson:"_id"`
-	N   int64  `bson:"n"`
+	ID string `bson:"_id"`
+	N  int64  `bson:"n"`
 	// Tx is the journal of the unit that last bumped the guard, empty
 	// when a transaction did.
 	Tx string `bson:"tx,omitempty"`
@@ -111,9 +115,22 @@ func (s *Store) watch(ctx context.Context, set *guardSet, q fhir.Query) error {
 	return nil
 }
 
+// guardID is the _id of the guard of key: its type, readable, and a hash
+// of the rest, so that the collection, which is never emptied, keeps no
+// identifier values, and no _id is too long to index however long the
+// code. Two keys that shared a hash would only share a guard.
+func guardID(key string) string {
+	typ := key
+	if i := strings.IndexAny(key, "/|"); i >= 0 {
+		typ = key[:i]
+	}
+	sum := sha256.Sum256([]byte(key))
+	return typ + ":" + hex.EncodeToString(sum[:16])
+}
+
 func (s *Store) readGuard(ctx context.Context, key string) (seenGuard, error) {
 	var g guard
-	err := s.guards.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&g)
+	err := s.guards.FindOne(ctx, bson.D{{Key: "_id", Value: guardID(key)}}).Decode(&g)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return seenGuard{}, nil
 	}
@@ -161,7 +178,7 @@ func (s *Store) bumpGuards(ctx context.Context, set guardSet, tx string) error {
 		}
 		seen := set[k].n
 		if seen == 0 {
-			_, err := s.guards.InsertOne(ctx, guard{Key: k, N: 1, Tx: tx})
+			_, err := s.guards.InsertOne(ctx, guard{ID: guardID(k), N: 1, Tx: tx})
 			if mongo.IsDuplicateKeyError(err) {
 				return errGuard
 			}
@@ -171,7 +188,7 @@ func (s *Store) bumpGuards(ctx context.Context, set guardSet, tx string) error {
 			continue
 		}
 		r, err := s.guards.UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: k}, {Key: "n", Value: seen}},
+			bson.D{{Key: "_id", Value: guardID(k)}, {Key: "n", Value: seen}},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: seen + 1}, {Key: "tx", Value: tx}}}})
 		if err != nil {
 			return s.fail("write: guard", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -226,6 +227,24 @@ func TestGuardKeys(t *testing.T) {
 	}
 }
 
+func TestGuardIDsHoldNoIdentifierValues(t *testing.T) {
+	long := strings.Repeat("9", 5000)
+	for key, prefix := range map[string]string{
+		"Patient|identifier||MRN-12345": "Patient:",
+		"Patient|identifier||" + long:   "Patient:",
+		"Patient/abc":                   "Patient:",
+		"Observation":                   "Observation:",
+	} {
+		id := guardID(key)
+		if !strings.HasPrefix(id, prefix) || len(id) != len(prefix)+32 || strings.Contains(id, "MRN") {
+			t.Errorf("guardID(%.40q) = %q", key, id)
+		}
+	}
+	if guardID("Patient|identifier||X") == guardID("Patient|identifier||Y") {
+		t.Error("two keys share a guard")
+	}
+}
+
 func guardDocs(t *testing.T, s *Store) []guard {
 	t.Helper()
 	cur, err := s.guards.Find(context.Background(), bson.D{})
@@ -289,9 +308,9 @@ func TestGuardsAreWrittenOnlyForSearchesOfUnitsThatWrite(t *testing.T) {
 			}
 			got := map[string]int64{}
 			for _, g := range guardDocs(t, s) {
-				got[g.Key] = g.N
+				got[g.ID] = g.N
 			}
-			want := map[string]int64{"Patient/d": 2, "Patient|identifier||Y": 1}
+			want := map[string]int64{guardID("Patient/d"): 2, guardID("Patient|identifier||Y"): 1}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("guards %v, want %v", got, want)
 			}
