@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"net/http"
+	"sync"
 	"testing"
 )
 
@@ -55,5 +56,41 @@ func TestConditional(t *testing.T) {
 			r := s.do("POST", "/fhir/Patient", mrn("old-mrn"), "If-None-Exist", "identifier=urn:mrn|old-mrn")
 			wantStatus(t, r, http.StatusCreated)
 		})
+	})
+}
+
+// TestConcurrentConditionalCreate: clients racing to create the same
+// patient with If-None-Exist end with one patient; the others are told it
+// exists (200).
+func TestConcurrentConditionalCreate(t *testing.T) {
+	each(t, func(t *testing.T, s *server) {
+		const clients = 8
+		statuses := make(chan int, clients)
+		var wg sync.WaitGroup
+		for i := 0; i < clients; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := s.do("POST", "/fhir/Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"race-1"}]}`,
+					"If-None-Exist", "identifier=urn:mrn|race-1")
+				statuses <- r.status
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		created := 0
+		for st := range statuses {
+			switch st {
+			case http.StatusCreated:
+				created++
+			case http.StatusOK:
+			default:
+				t.Errorf("status %d", st)
+			}
+		}
+		if created != 1 {
+			t.Fatalf("%d created, want 1", created)
+		}
+		wantStatus(t, s.do("PUT", "/fhir/Patient?identifier=urn:mrn|race-1", `{"resourceType":"Patient","identifier":[{"system":"urn:mrn","value":"race-1"}]}`), http.StatusOK)
 	})
 }
