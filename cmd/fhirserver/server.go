@@ -59,6 +59,11 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	params = params.WithBaseURL(m.Config.FHIRBase())
+	var unsupported []string
+	for _, u := range params.Unsupported() {
+		unsupported = append(unsupported, u.Base+"."+u.Code+": "+u.Reason)
+	}
+	m.Logger.Info("search parameters of R4 not offered", "count", len(unsupported), "parameters", unsupported)
 	searchable := params
 	if _, ok := m.Store.(interface {
 		Count(context.Context, fhir.Query) (int, error)
