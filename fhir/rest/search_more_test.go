@@ -43,6 +43,29 @@ func TestSearchTypesAndResultParameters(t *testing.T) {
 				}
 			})
 		}
+		t.Run("uri :below and :above, number prefixes", func(t *testing.T) {
+			vs := s.create(`{"resourceType":"ValueSet","status":"active","url":"http://example.org/fhir/ValueSet/oncology/stages"}`)
+			r := s.do("GET", "/fhir/ValueSet?url:below=http://example.org/fhir/ValueSet/oncology", "")
+			if got := ids(t, r, "match"); !same(got, "ValueSet/"+vs) {
+				t.Errorf(":below %v", got)
+			}
+			r = s.do("GET", "/fhir/ValueSet?url:above=http://example.org/fhir/ValueSet/oncology/stages/v2", "")
+			if got := ids(t, r, "match"); !same(got, "ValueSet/"+vs) {
+				t.Errorf(":above %v", got)
+			}
+			r = s.do("GET", "/fhir/ValueSet?url=http://example.org/fhir/ValueSet/oncology", "")
+			if got := ids(t, r, "match"); len(got) != 0 {
+				t.Errorf("uri without modifier is exact: %v", got)
+			}
+			s.create(`{"resourceType":"RiskAssessment","status":"final","subject":{"reference":"Patient/` + pat + `"},"prediction":[{"probabilityDecimal":0.72}]}`)
+			for q, want := range map[string]bool{"gt0.5": true, "lt0.5": false, "0.72": true, "0.7": true, "0.8": false} {
+				r := s.do("GET", "/fhir/RiskAssessment?probability="+q, "")
+				wantStatus(t, r, http.StatusOK)
+				if got := len(ids(t, r, "match")) == 1; got != want {
+					t.Errorf("probability=%s: matched %v, want %v", q, got, want)
+				}
+			}
+		})
 		t.Run("_sort by date descending, then ascending", func(t *testing.T) {
 			r := s.do("GET", "/fhir/Observation?subject=Patient/"+pat+"&_sort=-date", "")
 			es := entries(t, r)
