@@ -57,6 +57,7 @@ func loadPatients(ctx context.Context, c *client, opts synth.Options, clients in
 	families := make([]string, opts.Patients)
 	lats := make([][]time.Duration, clients)
 	entries := make([]int64, clients)
+	refused := make([]int, clients)
 	start := time.Now()
 	for w := range clients {
 		wg.Go(func() {
@@ -74,6 +75,7 @@ func loadPatients(ctx context.Context, c *client, opts synth.Options, clients in
 				d := time.Since(t0)
 				if err != nil {
 					if ctx.Err() == nil {
+						refused[w]++
 						cancel(fmt.Errorf("patient %d of %d (seed %d): bundle refused: %w", j.i+1, opts.Patients, opts.Seed, err))
 					}
 					continue
@@ -87,8 +89,9 @@ func loadPatients(ctx context.Context, c *client, opts synth.Options, clients in
 	wg.Wait()
 	res := result{name: "load", clients: clients, elapsed: time.Since(start), lat: sortLatencies(lats)}
 	res.requests = len(res.lat)
-	for _, n := range entries {
-		res.items += n
+	for w := range clients {
+		res.items += entries[w]
+		res.errors += refused[w]
 	}
 	if err := context.Cause(ctx); err != nil {
 		return res, nil, err

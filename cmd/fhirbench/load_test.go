@@ -65,7 +65,10 @@ func TestLoadStopsClearlyAtARefusedBundle(t *testing.T) {
 	f.refuseBundle = 3
 	before := runtime.NumGoroutine()
 	c, _ := newClient(f.base, 2, 5*time.Second)
-	_, _, err := loadPatients(context.Background(), c, synth.Options{Seed: 1, Patients: 50, Start: synthStart}, 2)
+	res, _, err := loadPatients(context.Background(), c, synth.Options{Seed: 1, Patients: 50, Start: synthStart}, 2)
+	if res.errors == 0 {
+		t.Errorf("the load line says errors=0 after a refusal: %s", res.line())
+	}
 	var se *statusError
 	if !errors.As(err, &se) || se.status != http.StatusUnprocessableEntity {
 		t.Fatalf("got %v, want the 422", err)

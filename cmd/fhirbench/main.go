@@ -9,12 +9,17 @@
 //
 //	read         GET Patient/{id}
 //	search-obs   GET Observation?patient=Patient/{id}&code=http://loinc.org|718-7
-//	search-name  GET Patient?name={first 2 or 3 letters of a loaded family name}
+//	search-name  GET Patient?name={first 2 or 3 letters of a known family name}
 //	everything   GET Patient/{id}/$everything?_count=1000 and every next page;
 //	             one request is one whole record
 //	create       POST a small Observation for a known patient
 //	transaction  POST a transaction Bundle: a Patient and an Observation
 //	             referring to it by urn:uuid
+//
+// The searches fetch the first page only (the server's default _count), and
+// their matches per search count that page's entries in search mode match.
+// Write scenarios count the writes acknowledged within the duration; a write
+// cut off by the deadline may still have been stored.
 //
 // Known patients are those the load created (from the Locations of the
 // transaction-responses) or, with -load=false, those a search
