@@ -73,7 +73,7 @@ const (
 // alias e; a composite joins its parts as e1, e2 …) a resource must have,
 // or must not have.
 type cond struct {
-	tab    string
+	tab    int
 	from   string // the FROM of the entry lookup
 	param  string
 	fixed  string    // a structural condition on e, with its leading AND
@@ -93,12 +93,13 @@ type cond struct {
 	high       float64
 }
 
-// exists adds the test for one resource, r: [NOT] EXISTS (…).
-func (c *cond) exists(b *sqlBuf) {
+// exists adds the test for one resource, the type and id of alias k:
+// [NOT] EXISTS (…).
+func (c *cond) exists(b *sqlBuf, k string) {
 	if c.negate {
 		b.add("NOT ")
 	}
-	b.add("EXISTS (SELECT 1 FROM " + c.from + " WHERE e.type = r.type AND e.id = r.id AND e.param = ?" + c.fixed)
+	b.add("EXISTS (SELECT 1 FROM " + c.from + " WHERE e.type = " + k + ".type AND e.id = " + k + ".id AND e.param = ?" + c.fixed)
 	b.args = append(b.args, c.param)
 	if len(c.arms) > 0 {
 		b.add(" AND ").addBuf(or(c.arms))
@@ -119,7 +120,7 @@ func compile(c fhir.Clause) (*cond, error) {
 	if !ok || c.Type == fhir.TypeSpecial && c.Missing == nil {
 		return nil, fhir.Errorf(fhir.CodeNotSupported, "search parameter %s of type %q is not supported", c.Param, c.Type)
 	}
-	k := &cond{tab: tab, from: tab + " e", param: c.Param, rank: noDrive}
+	k := &cond{tab: tab, from: indexTables[tab].name + " e", param: c.Param, rank: noDrive}
 	if c.Missing != nil {
 		k.negate = *c.Missing
 		return k, nil
@@ -444,10 +445,11 @@ func (k *cond) compositeArms(c fhir.Clause) error {
 		k.arms = append(k.arms, arm)
 	}
 	var from strings.Builder
-	from.WriteString(tabComp + " e")
+	comp := indexTables[tabComp].name
+	from.WriteString(comp + " e")
 	for i := 1; i < parts; i++ {
 		a := partAlias(i)
-		from.WriteString(" LEFT JOIN " + tabComp + " " + a + " ON " + a + ".param = e.param AND " + a + ".pos = " +
+		from.WriteString(" LEFT JOIN " + comp + " " + a + " ON " + a + ".param = e.param AND " + a + ".pos = " +
 			strconv.Itoa(i) + " AND " + a + ".type = e.type AND " + a + ".id = e.id AND " + a + ".n = e.n")
 	}
 	k.from = from.String()
@@ -477,9 +479,15 @@ func partArm(a string, v fhir.Value) (*sqlBuf, error) {
 	return b.add("))"), nil
 }
 
-// sortExpr is the value resource r sorts by under key s: its smallest
-// entry value ascending, its largest descending; NULL without entries.
-func sortExpr(s fhir.SortKey) (*sqlBuf, error) {
+// sortKey is a compiled fhir.SortKey: the value a resource sorts by,
+// its smallest entry value ascending, its largest descending, NULL
+// without entries.
+type sortKey struct {
+	agg, col, table, param string
+	desc                   bool
+}
+
+func compileSort(s fhir.SortKey) (sortKey, error) {
 	tab, ok := tableFor(s.Param, s.Type)
 	var col string
 	switch {
@@ -494,12 +502,25 @@ func sortExpr(s fhir.SortKey) (*sqlBuf, error) {
 		col = "low"
 	}
 	if col == "" {
-		return nil, fhir.Errorf(fhir.CodeNotSupported, "sorting by %s parameter %s is not supported", s.Type, s.Param)
+		return sortKey{}, fhir.Errorf(fhir.CodeNotSupported, "sorting by %s parameter %s is not supported", s.Type, s.Param)
 	}
-	agg, dir := "min", "ASC"
+	agg := "min"
 	if s.Desc {
-		agg, dir = "max", "DESC"
+		agg = "max"
 	}
-	return frag("(SELECT "+agg+"(e."+col+") FROM "+tab+" e WHERE e.type = r.type AND e.id = r.id AND e.param = ?) "+
-		dir+" NULLS LAST", s.Param), nil
+	return sortKey{agg: agg, col: col, table: indexTables[tab].name, param: s.Param, desc: s.Desc}, nil
+}
+
+// value is the sort value of the resource whose type and id alias k has.
+func (s sortKey) value(k string) *sqlBuf {
+	return frag("(SELECT "+s.agg+"(e."+s.col+") FROM "+s.table+" e WHERE e.type = "+k+".type AND e.id = "+k+".id AND e.param = ?)",
+		s.param)
+}
+
+// order is the ORDER BY term of a sort value: resources without one last.
+func (s sortKey) order(expr string) string {
+	if s.desc {
+		return expr + " DESC NULLS LAST"
+	}
+	return expr + " ASC NULLS LAST"
 }

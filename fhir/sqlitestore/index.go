@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"strings"
@@ -91,24 +92,38 @@ CREATE TABLE IF NOT EXISTS ix_comp (
 CREATE INDEX IF NOT EXISTS ix_comp_owner ON ix_comp (type, id, param);
 `
 
-// The index tables.
+// The index tables, and the columns insertIndex writes, in order.
 const (
-	tabCode   = "ix_code"
-	tabString = "ix_string"
-	tabRange  = "ix_range"
-	tabComp   = "ix_comp"
+	tabCode = iota
+	tabString
+	tabRange
+	tabComp
+	numTables
 )
 
-var indexTables = []string{tabCode, tabString, tabRange, tabComp}
+var indexTables = [numTables]struct {
+	name string
+	cols []string
+}{
+	tabCode:   {"ix_code", []string{"param", "code", "type", "id", "system", "text"}},
+	tabString: {"ix_string", []string{"param", "text", "type", "id", "code"}},
+	tabRange:  {"ix_range", []string{"param", "span", "low", "high", "type", "id", "system", "code", "multi"}},
+	tabComp: {"ix_comp", []string{"param", "pos", "type", "id", "n", "nparts", "kind", "system", "code", "text",
+		"low", "high"}},
+}
 
-const (
-	insertCodeSQL   = `INSERT INTO ix_code (param, code, type, id, system, text) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
-	insertStringSQL = `INSERT INTO ix_string (param, text, type, id, code) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
-	insertRangeSQL  = `INSERT INTO ix_range (param, span, low, high, type, id, system, code, multi)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
-	insertCompSQL = `INSERT INTO ix_comp (param, pos, type, id, n, nparts, kind, system, code, text, low, high)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-)
+// maxInsertRows bounds the rows of one INSERT: a resource's entries of a
+// table go in as few statements as that allows, each prepared once per
+// number of rows.
+const maxInsertRows = 32
+
+// insertSQL inserts n rows into table t; a duplicate entry is kept once.
+func insertSQL(t, n int) string {
+	tab := indexTables[t]
+	row := "(?" + strings.Repeat(", ?", len(tab.cols)-1) + ")"
+	return "INSERT INTO " + tab.name + " (" + strings.Join(tab.cols, ", ") + ") VALUES " +
+		row + strings.Repeat(", "+row, n-1) + " ON CONFLICT DO NOTHING"
+}
 
 // Suffixes of the entries that some modifiers look at instead of the
 // parameter's own.
@@ -120,7 +135,7 @@ const (
 // tableFor names the table that holds entries of kind k with param p. The
 // of-type and identifier entries go with the codes whatever their kind:
 // they are matched as tokens.
-func tableFor(param string, k fhir.ParamType) (string, bool) {
+func tableFor(param string, k fhir.ParamType) (int, bool) {
 	if strings.HasSuffix(param, ofTypeSuffix) || strings.HasSuffix(param, identifierSuffix) {
 		return tabCode, true
 	}
@@ -134,7 +149,7 @@ func tableFor(param string, k fhir.ParamType) (string, bool) {
 	case fhir.TypeComposite:
 		return tabComp, true
 	}
-	return "", false
+	return 0, false
 }
 
 // checkIndex refuses entries the tables cannot hold: no param, an unknown
@@ -178,7 +193,6 @@ func (w *writeStmts) deleteIndex(ctx context.Context, typ, id string) error {
 }
 
 // insertIndex stores the entries of res (checked by checkIndex).
-// Duplicate entries are kept once.
 func (w *writeStmts) insertIndex(ctx context.Context, res *fhir.Resource) error {
 	ranges := map[string]int{} // range entries by param
 	for _, e := range res.Index {
@@ -186,36 +200,62 @@ func (w *writeStmts) insertIndex(ctx context.Context, res *fhir.Resource) error 
 			ranges[e.Param]++
 		}
 	}
-	n := 0 // numbers the composite entries
+	var rows [numTables][]any // the arguments of each table's rows
+	n := 0                    // numbers the composite entries
 	for _, e := range res.Index {
 		tab, _ := tableFor(e.Param, e.Kind)
-		var err error
 		switch tab {
 		case tabCode:
-			_, err = w.insertCode.ExecContext(ctx, e.Param, e.Code, res.Type, res.ID, e.System, e.Text)
+			rows[tab] = append(rows[tab], e.Param, e.Code, res.Type, res.ID, e.System, e.Text)
 		case tabString:
-			_, err = w.insertString.ExecContext(ctx, e.Param, e.Text, res.Type, res.ID, e.Code)
+			rows[tab] = append(rows[tab], e.Param, e.Text, res.Type, res.ID, e.Code)
 		case tabRange:
 			multi := 0
 			if ranges[e.Param] > 1 {
 				multi = 1
 			}
-			_, err = w.insertRange.ExecContext(ctx, e.Param, span(e.Low, e.High), e.Low, e.High, res.Type, res.ID,
-				e.System, e.Code, multi)
+			rows[tab] = append(rows[tab], e.Param, span(e.Low, e.High), e.Low, e.High, res.Type, res.ID, e.System, e.Code, multi)
 		case tabComp:
 			for pos, p := range e.Parts {
-				if _, err = w.insertComp.ExecContext(ctx, e.Param, pos, res.Type, res.ID, n, len(e.Parts),
-					string(p.Kind), p.System, p.Code, p.Text, p.Low, p.High); err != nil {
-					break
+				text := ""
+				if p.Kind == fhir.TypeString { // the only part whose text is matched
+					text = p.Text
 				}
+				rows[tab] = append(rows[tab], e.Param, pos, res.Type, res.ID, n, len(e.Parts),
+					string(p.Kind), p.System, p.Code, text, p.Low, p.High)
 			}
 			n++
 		}
-		if err != nil {
-			return err
+	}
+	for tab, args := range rows {
+		cols := len(indexTables[tab].cols)
+		for len(args) > 0 {
+			k := min(len(args)/cols, maxInsertRows)
+			st, err := w.insertStmt(ctx, tab, k)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, args[:k*cols]...); err != nil {
+				return err
+			}
+			args = args[k*cols:]
 		}
 	}
 	return nil
+}
+
+// insertStmt is the statement inserting k rows into table tab, prepared on
+// first use.
+func (w *writeStmts) insertStmt(ctx context.Context, tab, k int) (*sql.Stmt, error) {
+	if st := w.inserts[tab][k-1]; st != nil {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(ctx, insertSQL(tab, k))
+	if err != nil {
+		return nil, err
+	}
+	w.inserts[tab][k-1] = st
+	return st, nil
 }
 
 // span is what ix_range keeps of the width of [low, high): a power of two

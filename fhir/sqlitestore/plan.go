@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/oncofhir/oncofhir/fhir"
@@ -32,7 +33,7 @@ type plan struct {
 	q     fhir.Query
 	conds []*cond
 	drv   *driver
-	sorts []*sqlBuf
+	sorts []sortKey
 }
 
 // driver yields candidate resources. arms are SELECTs without the SELECT
@@ -67,11 +68,11 @@ func newPlan(ctx context.Context, db querier, q fhir.Query) (*plan, error) {
 		p.conds = append(p.conds, k)
 	}
 	for _, s := range q.Sort {
-		e, err := sortExpr(s)
+		k, err := compileSort(s)
 		if err != nil {
 			return nil, err
 		}
-		p.sorts = append(p.sorts, e)
+		p.sorts = append(p.sorts, k)
 	}
 	if len(q.IDs) > 0 {
 		return p, nil // the primary key of resource drives
@@ -245,30 +246,81 @@ func (p *plan) rangeGroup(param string, members []int, typeCond func(*sqlBuf, bo
 const resultColumns = `r.type, r.id, r.version, r.last_updated, r.deleted, r.method, r.json`
 
 // sql is the search (count: the number of matches, without paging).
+//
+// The matches are found, sorted and paged by type and id (and their sort
+// values) alone; only the resource rows of the page are then read: sorting
+// whole rows, JSON included, would cost more than finding them.
 func (p *plan) sql(count bool) *sqlBuf {
-	q := p.q
 	b := &sqlBuf{}
 	if count {
 		b.add("SELECT count(*) FROM ")
-	} else {
-		b.add("SELECT " + resultColumns + " FROM ")
+		p.matches(b)
+		return b
 	}
+	k := p.key()
+	b.add("SELECT " + resultColumns + " FROM (SELECT " + k + ".type AS type, " + k + ".id AS id")
+	for i, s := range p.sorts {
+		b.add(", ").addBuf(s.value(k)).add(" AS s" + strconv.Itoa(i))
+	}
+	b.add(" FROM ")
+	p.matches(b)
+	if q := p.q; q.Limit > 0 || q.Offset > 0 {
+		b.add(" ORDER BY " + p.order("", k))
+		limit := q.Limit
+		if limit <= 0 {
+			limit = -1 // SQLite: no limit
+		}
+		b.add(" LIMIT ? OFFSET ?", limit, max(q.Offset, 0))
+	}
+	return b.add(") k CROSS JOIN resource r ON r.type = k.type AND r.id = k.id ORDER BY " + p.order("k.", "k"))
+}
+
+// key is the alias whose type and id the criteria test: the driver's
+// rows, tested before any resource row is read, or resource r.
+func (p *plan) key() string {
 	if p.drv != nil {
+		return "d"
+	}
+	return "r"
+}
+
+// order lists the sort values (named s0, s1 … with prefix), then the type
+// and id of alias k.
+func (p *plan) order(prefix, k string) string {
+	var terms []string
+	for i, s := range p.sorts {
+		terms = append(terms, s.order(prefix+"s"+strconv.Itoa(i)))
+	}
+	return strings.Join(append(terms, k+".type", k+".id"), ", ")
+}
+
+// matches adds the FROM and WHERE that select the matches of q. Index
+// entries exist for current versions that are not deletions only, so
+// rows of a driver over them need no resource row.
+func (p *plan) matches(b *sqlBuf) {
+	q := p.q
+	k := p.key()
+	switch {
+	case p.drv == nil:
+		b.add("resource r WHERE r.deleted = 0")
+		if q.Type != "" {
+			b.add(" AND r.type = ?", q.Type)
+		}
+	case p.drv.tokens: // tokens are kept as given, also for a deletion
 		b.add("(")
 		p.drv.sql(b)
-		b.add(") d CROSS JOIN resource r ON r.type = d.type AND r.id = d.id")
-	} else {
-		b.add("resource r")
-	}
-	b.add(" WHERE r.deleted = 0")
-	if q.Type != "" && p.drv == nil {
-		// A driver filters the type itself; SQLite would push this term
-		// down into it, through r.type = d.type, as a bare e.type = ?.
-		b.add(" AND r.type = ?", q.Type)
+		b.add(") d CROSS JOIN resource r ON r.type = d.type AND r.id = d.id WHERE r.deleted = 0")
+	default:
+		// The driver filters the type itself (and SQLite would push an
+		// r.type = ? down into it, through r.type = d.type, as a bare
+		// e.type = ?).
+		b.add("(")
+		p.drv.sql(b)
+		b.add(") d WHERE 1")
 	}
 	p.idsCond(b)
 	if len(q.Tokens) > 0 && (p.drv == nil || !p.drv.tokens) {
-		b.add(" AND (r.type, r.id) IN (SELECT type, id FROM token WHERE ")
+		b.add(" AND (" + k + ".type, " + k + ".id) IN (SELECT type, id FROM token WHERE ")
 		for i, tok := range q.Tokens {
 			if i > 0 {
 				b.add(" OR ")
@@ -289,29 +341,13 @@ func (p *plan) sql(count bool) *sqlBuf {
 		case p.drv != nil && slices.Contains(p.drv.covers, i) && p.drv.exact:
 		case p.drv != nil && slices.Contains(p.drv.covers, i):
 			b.add(" AND (d.sure OR ")
-			c.exists(b)
+			c.exists(b, k)
 			b.add(")")
 		default:
 			b.add(" AND ")
-			c.exists(b)
+			c.exists(b, k)
 		}
 	}
-	if count {
-		return b
-	}
-	b.add(" ORDER BY ")
-	for _, s := range p.sorts {
-		b.addBuf(s).add(", ")
-	}
-	b.add("r.type, r.id")
-	if q.Limit > 0 || q.Offset > 0 {
-		limit := q.Limit
-		if limit <= 0 {
-			limit = -1 // SQLite: no limit
-		}
-		b.add(" LIMIT ? OFFSET ?", limit, max(q.Offset, 0))
-	}
-	return b
 }
 
 // maxInlineIDs is the longest id list written as parameters.

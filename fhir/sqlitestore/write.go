@@ -17,11 +17,10 @@ type writeStmts struct {
 	insertHistory *sql.Stmt
 	deleteTokens  *sql.Stmt
 	insertToken   *sql.Stmt
-	insertCode    *sql.Stmt
-	insertString  *sql.Stmt
-	insertRange   *sql.Stmt
-	insertComp    *sql.Stmt
 	deleteIx      []*sql.Stmt // one per index table
+	// inserts[t][k-1] inserts k rows into index table t (see insertStmt).
+	inserts [numTables][maxInsertRows]*sql.Stmt
+	conn    *sql.Conn
 }
 
 const (
@@ -50,21 +49,18 @@ func (w *writeStmts) preparations() []preparation {
 		{&w.insertHistory, insertHistorySQL},
 		{&w.deleteTokens, deleteTokensSQL},
 		{&w.insertToken, insertTokenSQL},
-		{&w.insertCode, insertCodeSQL},
-		{&w.insertString, insertStringSQL},
-		{&w.insertRange, insertRangeSQL},
-		{&w.insertComp, insertCompSQL},
 	}
 	if w.deleteIx == nil {
 		w.deleteIx = make([]*sql.Stmt, len(indexTables))
 	}
 	for i, tab := range indexTables {
-		ps = append(ps, preparation{&w.deleteIx[i], `DELETE FROM ` + tab + ` WHERE type = ? AND id = ?`})
+		ps = append(ps, preparation{&w.deleteIx[i], `DELETE FROM ` + tab.name + ` WHERE type = ? AND id = ?`})
 	}
 	return ps
 }
 
 func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	w.conn = c
 	for _, p := range w.preparations() {
 		st, err := c.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -80,6 +76,13 @@ func (w *writeStmts) close() error {
 	for _, p := range w.preparations() {
 		if *p.st != nil {
 			errs = append(errs, (*p.st).Close())
+		}
+	}
+	for _, sts := range w.inserts {
+		for _, st := range sts {
+			if st != nil {
+				errs = append(errs, st.Close())
+			}
 		}
 	}
 	return errors.Join(errs...)
