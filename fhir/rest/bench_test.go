@@ -2,6 +2,8 @@ package rest_test
 
 import (
 	"fmt"
+	"github.com/oncofhir/oncofhir/fhir/rest"
+	"github.com/oncofhir/oncofhir/fhir/synth"
 	"net/http"
 	"os"
 	"testing"
@@ -46,5 +48,20 @@ func BenchmarkREST(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkTransactionBundle loads one generated patient (about 64
+// resources) per operation through POST /fhir: validation, reference
+// resolution, index extraction and storage.
+func BenchmarkTransactionBundle(b *testing.B) {
+	s := newServer(b, engines[0].open(b), func(d *rest.Deps) { d.MaxBodyBytes = 16 << 20 })
+	bundles := synth.Generate(synth.Options{Seed: 9, Patients: 50})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := s.do("POST", "/fhir", string(bundles[i%len(bundles)])); r.status != http.StatusOK {
+			b.Fatal(r.status, string(r.body))
+		}
 	}
 }
