@@ -66,14 +66,13 @@ const (
 	rankPrefix        // a string or code prefix
 	rankRange         // date, number, quantity bounds
 	rankComposite
-	noDrive // a negation, :missing, :contains, ne, a token without code: checked per resource
+	noDrive // :not, :missing, :contains, ne, a token without code, a bare id: checked per resource
 )
 
 // cond is a compiled clause: the entries of one parameter (in one table,
 // alias e; a composite joins its parts as e1, e2 …) a resource must have,
 // or must not have.
 type cond struct {
-	tab    int
 	from   string // the FROM of the entry lookup
 	param  string
 	fixed  string    // a structural condition on e, with its leading AND
@@ -107,8 +106,16 @@ func (c *cond) exists(b *sqlBuf, k string) {
 	b.add(")")
 }
 
+// notSupported is a search the store cannot run: a bad request (400), as
+// the search parser answers it, not the 405 of the code alone.
+func notSupported(format string, args ...any) *fhir.Error {
+	e := fhir.Errorf(fhir.CodeNotSupported, format, args...)
+	e.Status = 400
+	return e
+}
+
 func unsupported(c fhir.Clause) error {
-	return fhir.Errorf(fhir.CodeNotSupported, "modifier :%s is not supported on %s parameter %s", c.Modifier, c.Type, c.Param)
+	return notSupported("modifier :%s is not supported on %s parameter %s", c.Modifier, c.Type, c.Param)
 }
 
 // compile turns a clause into a cond, or answers why it cannot be run.
@@ -118,9 +125,9 @@ func compile(c fhir.Clause) (*cond, error) {
 	}
 	tab, ok := tableFor(c.Param, c.Type)
 	if !ok || c.Type == fhir.TypeSpecial && c.Missing == nil {
-		return nil, fhir.Errorf(fhir.CodeNotSupported, "search parameter %s of type %q is not supported", c.Param, c.Type)
+		return nil, notSupported("search parameter %s of type %q is not supported", c.Param, c.Type)
 	}
-	k := &cond{tab: tab, from: indexTables[tab].name + " e", param: c.Param, rank: noDrive}
+	k := &cond{from: indexTables[tab].name + " e", param: c.Param, rank: noDrive}
 	if c.Missing != nil {
 		k.negate = *c.Missing
 		return k, nil
@@ -502,7 +509,7 @@ func compileSort(s fhir.SortKey) (sortKey, error) {
 		col = "low"
 	}
 	if col == "" {
-		return sortKey{}, fhir.Errorf(fhir.CodeNotSupported, "sorting by %s parameter %s is not supported", s.Type, s.Param)
+		return sortKey{}, notSupported("sorting by %s parameter %s is not supported", s.Type, s.Param)
 	}
 	agg := "min"
 	if s.Desc {

@@ -26,9 +26,13 @@
 // cursor is the sort key of the last entry of a page. History pages hold
 // DefaultPageSize entries when Count is zero and at most MaxPageSize.
 //
-// Search (plan.go, clause.go) compiles a fhir.Query into one SELECT, with
-// every value a parameter, run under the caller's context: a deadline or
-// cancellation interrupts it and Search answers the context's error. The
+// Search (plan.go, clause.go) compiles a fhir.Query into one SELECT (and,
+// to choose between two prefixes or two ranges, a probe of at most
+// probeLimit entries each), with every value a parameter, run under the
+// caller's context: a deadline or cancellation interrupts it and Search
+// answers the context's error. Tx.Search runs on the writer connection
+// without its unit's context, checked before instead, for the reason the
+// writes do (see tx). The
 // criterion that promises the fewest matches drives it through its index
 // key (an identifier, a reference, a code, an exact string, a prefix, a
 // window of dates or numbers, a composite); the others are checked per
@@ -39,7 +43,7 @@
 //
 // What no key helps with costs a read of every candidate's entries of the
 // parameter: :contains (a substring of the folded text), :not, :missing,
-// ne, a token without code. Alone in a query they are tested on every
+// ne, a token without code, a bare id on a reference to any type. Alone in a query they are tested on every
 // current resource of the type, in id order, so a Limit ends the scan
 // early but a Count or a rare match reads them all (about a millisecond
 // per thousand resources here); beside an indexed criterion they cost a

@@ -11,13 +11,14 @@ import (
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
-// A search is one SELECT over resource r. When some criterion can be looked
-// up in an index key, one of them drives: its entries are read first (the
-// driver, d, with rows (type, id, sure)), each candidate's resource row is
-// found by primary key, and every other criterion is checked for that
-// resource alone through the owner indexes, (type, id, param). Without such
-// a criterion resources are read in (type, id) order and checked one by
-// one, which stops early under a Limit.
+// A search is one SELECT. When some criterion can be looked up in an index
+// key, one of them drives: its entries are read first (the driver, d, with
+// rows (type, id, sure)) and every other criterion is checked for each
+// candidate alone through the owner indexes, (type, id, param). Without
+// such a criterion resources are read in (type, id) order and checked one
+// by one, which stops early under a Limit. Either way the matches are
+// sorted and paged by their keys and sort values, and only the resource
+// rows of the page are read (see sql).
 //
 // The driver is the criterion of lowest rank (identifier tokens, then a
 // reference, then an equality, a prefix, ranges, a composite). Between
