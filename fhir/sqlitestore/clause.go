@@ -9,53 +9,6 @@ import (
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
-// sqlBuf is SQL text and its arguments, in order. Values always go in as
-// arguments: the text holds only the query's structure (table and column
-// names, aliases, operators).
-type sqlBuf struct {
-	text strings.Builder
-	args []any
-}
-
-func frag(text string, args ...any) *sqlBuf {
-	b := &sqlBuf{}
-	return b.add(text, args...)
-}
-
-func (b *sqlBuf) add(text string, args ...any) *sqlBuf {
-	b.text.WriteString(text)
-	b.args = append(b.args, args...)
-	return b
-}
-
-func (b *sqlBuf) addBuf(o *sqlBuf) *sqlBuf { return b.add(o.text.String(), o.args...) }
-
-// join adds the fragments separated by sep.
-func (b *sqlBuf) join(fs []*sqlBuf, sep string) *sqlBuf {
-	for i, f := range fs {
-		if i > 0 {
-			b.add(sep)
-		}
-		b.addBuf(f)
-	}
-	return b
-}
-
-// or is the fragments as one parenthesised disjunction.
-func or(fs []*sqlBuf) *sqlBuf {
-	if len(fs) == 1 {
-		return frag("(").addBuf(fs[0]).add(")")
-	}
-	b := frag("(")
-	for i, f := range fs {
-		if i > 0 {
-			b.add(" OR ")
-		}
-		b.add("(").addBuf(f).add(")")
-	}
-	return b.add(")")
-}
-
 // Ranks of a clause as the one that drives a search (its entries are read
 // first, the other criteria checked on what they yield): lower is expected
 // to match fewer resources.
@@ -484,50 +437,4 @@ func partArm(a string, v fhir.Value) (*sqlBuf, error) {
 	b.add(") OR ("+a+".kind IN (?, ?) AND ", fhir.TypeDate, fhir.TypeNumber).addBuf(or(arms))
 	b.add(") OR ("+a+".kind = ? AND ", fhir.TypeQuantity).addBuf(or(arms)).add(unitArm(a, v), unitArgs(v)...)
 	return b.add("))"), nil
-}
-
-// sortKey is a compiled fhir.SortKey: the value a resource sorts by,
-// its smallest entry value ascending, its largest descending, NULL
-// without entries.
-type sortKey struct {
-	agg, col, table, param string
-	desc                   bool
-}
-
-func compileSort(s fhir.SortKey) (sortKey, error) {
-	tab, ok := tableFor(s.Param, s.Type)
-	var col string
-	switch {
-	case !ok:
-	case tab == tabString:
-		col = "text"
-	case tab == tabCode && s.Type != fhir.TypeSpecial:
-		col = "code"
-	case tab == tabRange && s.Desc:
-		col = "high"
-	case tab == tabRange:
-		col = "low"
-	}
-	if col == "" {
-		return sortKey{}, notSupported("sorting by %s parameter %s is not supported", s.Type, s.Param)
-	}
-	agg := "min"
-	if s.Desc {
-		agg = "max"
-	}
-	return sortKey{agg: agg, col: col, table: indexTables[tab].name, param: s.Param, desc: s.Desc}, nil
-}
-
-// value is the sort value of the resource whose type and id alias k has.
-func (s sortKey) value(k string) *sqlBuf {
-	return frag("(SELECT "+s.agg+"(e."+s.col+") FROM "+s.table+" e WHERE e.type = "+k+".type AND e.id = "+k+".id AND e.param = ?)",
-		s.param)
-}
-
-// order is the ORDER BY term of a sort value: resources without one last.
-func (s sortKey) order(expr string) string {
-	if s.desc {
-		return expr + " DESC NULLS LAST"
-	}
-	return expr + " ASC NULLS LAST"
 }

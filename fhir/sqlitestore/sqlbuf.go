@@ -1,0 +1,50 @@
+package sqlitestore
+
+import "strings"
+
+// sqlBuf is SQL text and its arguments, in order. Values always go in as
+// arguments: the text holds only the query's structure (table and column
+// names, aliases, operators).
+type sqlBuf struct {
+	text strings.Builder
+	args []any
+}
+
+func frag(text string, args ...any) *sqlBuf {
+	b := &sqlBuf{}
+	return b.add(text, args...)
+}
+
+func (b *sqlBuf) add(text string, args ...any) *sqlBuf {
+	b.text.WriteString(text)
+	b.args = append(b.args, args...)
+	return b
+}
+
+func (b *sqlBuf) addBuf(o *sqlBuf) *sqlBuf { return b.add(o.text.String(), o.args...) }
+
+// join adds the fragments separated by sep.
+func (b *sqlBuf) join(fs []*sqlBuf, sep string) *sqlBuf {
+	for i, f := range fs {
+		if i > 0 {
+			b.add(sep)
+		}
+		b.addBuf(f)
+	}
+	return b
+}
+
+// or is the fragments as one parenthesised disjunction.
+func or(fs []*sqlBuf) *sqlBuf {
+	if len(fs) == 1 {
+		return frag("(").addBuf(fs[0]).add(")")
+	}
+	b := frag("(")
+	for i, f := range fs {
+		if i > 0 {
+			b.add(" OR ")
+		}
+		b.add("(").addBuf(f).add(")")
+	}
+	return b.add(")")
+}
