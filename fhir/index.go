@@ -64,8 +64,11 @@ type IndexEntry struct {
 //     parameter match); :of-type looks at Param "<param>:of-type" entries:
 //     e.System == v.System, e.Code == v.Code and e.Text == v.Text.
 //   - reference: e.Code == v.Code (the parser expands a bare id into one
-//     value per target type); :identifier looks at "<param>:identifier"
-//     entries as a token.
+//     value per target type); a value with AnySystem (a bare id on a
+//     parameter that may point to any type) matches an entry with System
+//     set and Code == System + "/" + v.Code; :identifier looks at
+//     "<param>:identifier" entries: e.System == v.System (when set) and
+//     e.Text == v.Code.
 //   - uri: e.Code == v.Code; :above v.Code starts with e.Code; :below
 //     e.Code starts with v.Code.
 //   - date, number, quantity, by v.Prefix (empty means eq): eq e.Low >=
