@@ -116,6 +116,9 @@ func (t *journalTx) Put(res *fhir.Resource) error {
 	if err := checkPut(res); err != nil {
 		return err
 	}
+	if err := checkIndex(res.Index); err != nil {
+		return fmt.Errorf("mongostore: %s: %w", what(res), err)
+	}
 	key := res.Key()
 	have := 0
 	if r, ok := t.latest[key]; ok {
@@ -148,6 +151,7 @@ func (t *journalTx) Put(res *fhir.Resource) error {
 	b := &buffered{Resource: *res}
 	b.JSON = slices.Clone(res.JSON)
 	b.Tokens = slices.Clone(res.Tokens)
+	b.Index = slices.Clone(res.Index)
 	t.puts = append(t.puts, &b.Resource)
 	t.latest[key] = b
 	return nil
@@ -156,11 +160,11 @@ func (t *journalTx) Put(res *fhir.Resource) error {
 // buffered is a Put waiting for commit.
 type buffered struct{ fhir.Resource }
 
-// view is what reads through the unit return: a copy, without the tokens,
-// as a read from the store would be.
+// view is what reads through the unit return: a copy, without the tokens
+// and index entries, as a read from the store would be.
 func (b *buffered) view() *fhir.Resource {
 	c := b.Resource
-	c.Tokens = nil
+	c.Tokens, c.Index = nil, nil
 	return &c
 }
 
@@ -216,7 +220,7 @@ func (t *journalTx) commit() error {
 			Key: k, Type: r.Type, ID: r.ID, Version: r.Version,
 			LastUpdated: micros(r.LastUpdated), Prev: prev[k],
 		})
-		prev[k] = newCurrent(r, orders[i], j.ID)
+		prev[k] = newCurrent(r, orders[i], j.ID, s.markInf)
 	}
 	if _, err := s.txlog.InsertOne(ctx, j); err != nil {
 		return s.fail("write: journal", err)

@@ -26,6 +26,9 @@ type current struct {
 	// on an array field matches any element, which FerretDB v1 supports,
 	// where $elemMatch over sub-documents it does not.
 	Keys []string `bson:"keys,omitempty"`
+	// Index holds the search index entries of this version (see entry);
+	// none for a deletion.
+	Index []entry `bson:"idx,omitempty"`
 	// Order is the history order key of this version (see nextOrder).
 	Order string `bson:"order"`
 	// Tx names the journal of the unit that wrote this version when units
@@ -61,7 +64,12 @@ func versionKey(typ, id string, v int) string {
 	return typ + "/" + id + "/" + strconv.Itoa(v)
 }
 
-func newCurrent(res *fhir.Resource, order, tx string) *current {
+// newCurrent is the current document of res; markInf: see entry.
+func newCurrent(res *fhir.Resource, order, tx string, markInf bool) *current {
+	var ix []entry
+	if !res.Deleted {
+		ix = encodeIndex(res.Index, markInf)
+	}
 	return &current{
 		Key:         resourceKey(res.Type, res.ID),
 		Type:        res.Type,
@@ -72,6 +80,7 @@ func newCurrent(res *fhir.Resource, order, tx string) *current {
 		Method:      res.Method,
 		JSON:        res.JSON,
 		Keys:        tokenKeys(res.Tokens),
+		Index:       ix,
 		Order:       order,
 		Tx:          tx,
 	}

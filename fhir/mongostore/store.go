@@ -76,6 +76,7 @@ type Store struct {
 	guards    *mongo.Collection
 
 	transactions bool
+	markInf      bool // the server refuses infinite doubles (see entry)
 	lease        time.Duration
 	now          func() time.Time
 
@@ -164,6 +165,13 @@ func (s *Store) open(ctx context.Context, units Units) error {
 	default:
 		s.transactions = supportsTransactions(hello)
 	}
+	var info bson.Raw
+	err = s.db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
+	if err != nil && unavailable(err) {
+		return err
+	}
+	// FerretDB v1 refuses infinite doubles.
+	s.markInf = err == nil && isFerretDB(info)
 	if err := s.createIndexes(ctx); err != nil {
 		return err
 	}
@@ -347,4 +355,10 @@ func (s *Store) VRead(ctx context.Context, typ, id string, v int) (*fhir.Resourc
 		return nil, s.fail(fmt.Sprintf("vread %s/%s version %d", typ, id, v), err)
 	}
 	return h.resource(), nil
+}
+
+// isFerretDB reads a buildInfo reply.
+func isFerretDB(info bson.Raw) bool {
+	_, err := info.LookupErr("ferretdbVersion")
+	return err == nil
 }

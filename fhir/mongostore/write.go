@@ -115,6 +115,9 @@ func (t *sessionTx) Put(res *fhir.Resource) error {
 	if err := checkPut(res); err != nil {
 		return err
 	}
+	if err := checkIndex(res.Index); err != nil {
+		return fmt.Errorf("mongostore: %s: %w", what(res), err)
+	}
 	cur, err := t.s.readCurrent(t.ctx, res.Type, res.ID)
 	if err != nil && !errors.Is(translate(err), fhir.ErrNotFound) {
 		t.err = t.s.fail(what(res), err)
@@ -198,7 +201,7 @@ func (s *Store) apply(ctx context.Context, res *fhir.Resource, order, tx string)
 	if err := s.step(stepCurrent, res); err != nil {
 		return false, err
 	}
-	doc := newCurrent(res, order, tx)
+	doc := newCurrent(res, order, tx, s.markInf)
 	if res.Version == 1 {
 		_, err := s.resources.InsertOne(ctx, doc)
 		return false, err
