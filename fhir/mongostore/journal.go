@@ -76,36 +76,43 @@ func (t *journalTx) Read(typ, id string) (*fhir.Resource, error) {
 }
 
 // Search asks the store for enough results to make up for those the
-// buffer replaces, then merges in the buffered versions that match.
+// buffer replaces, from the first one (the buffered versions may sort
+// before the page), then merges in the buffered versions that match,
+// sorts, and pages.
 func (t *journalTx) Search(q fhir.Query) ([]*fhir.Resource, error) {
+	if err := checkQuery(q); err != nil {
+		return nil, t.s.fail("search", err)
+	}
 	if err := t.s.watch(t.ctx, &t.guards, q); err != nil {
 		return nil, t.s.fail("search", err)
 	}
-	wide := q
-	if q.Limit > 0 {
-		wide.Limit = q.Limit + len(t.latest)
+	if len(t.latest) == 0 {
+		out, err := t.s.search(t.ctx, q)
+		if err != nil {
+			return nil, t.s.fail("search", err)
+		}
+		return out, nil
 	}
-	stored, err := t.s.search(t.ctx, wide)
+	wide := q
+	wide.Offset = 0
+	if q.Limit > 0 {
+		wide.Limit = max(q.Offset, 0) + q.Limit + len(t.latest)
+	}
+	stored, err := t.s.find(t.ctx, wide, len(q.Sort) > 0)
 	if err != nil {
 		return nil, t.s.fail("search", err)
 	}
-	if len(t.latest) == 0 {
-		return stored, nil
-	}
-	out := slices.DeleteFunc(stored, func(r *fhir.Resource) bool {
-		_, replaced := t.latest[r.Key()]
+	hs := slices.DeleteFunc(stored, func(h *hit) bool {
+		_, replaced := t.latest[h.res.Key()]
 		return replaced
 	})
 	for _, r := range t.latest {
 		if matches(&r.Resource, q) {
-			out = append(out, r.view())
+			hs = append(hs, &hit{res: r.view(), vals: sortValues(r.Index, q.Sort)})
 		}
 	}
-	sortResources(out)
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[:q.Limit]
-	}
-	return out, nil
+	sortHits(q.Sort, hs)
+	return resources(page(hs, q.Offset, q.Limit)), nil
 }
 
 // Put checks the version against the buffer or the store and buffers res.

@@ -26,6 +26,7 @@ const (
 	historyColl   = "history"
 	txlogColl     = "txlog"
 	guardsColl    = "guards"
+	probesColl    = "probes"
 )
 
 // Units selects how Write makes a unit of work all-or-nothing.
@@ -55,6 +56,12 @@ func (u Units) String() string {
 // Options tune Open; the zero value is what a server wants.
 type Options struct {
 	Units Units
+	// Search selects how searches match their clauses (see Searches).
+	Search Searches
+	// ScanLimit bounds how many resources a search evaluated in Go may
+	// examine (DefaultScanLimit when zero); a broader one is refused with
+	// fhir.CodeTooCostly.
+	ScanLimit int
 	// Lease is how old a journal must be before another process may roll it
 	// back as abandoned (DefaultLease when zero). It must exceed the longest
 	// commit and the clock skew between processes.
@@ -76,7 +83,9 @@ type Store struct {
 	guards    *mongo.Collection
 
 	transactions bool
+	indexed      bool // searches run as $elemMatch filters (see Searches)
 	markInf      bool // the server refuses infinite doubles (see entry)
+	scanLimit    int
 	lease        time.Duration
 	now          func() time.Time
 
@@ -121,10 +130,14 @@ func OpenWith(ctx context.Context, uri, dbName string, o Options) (*Store, error
 		return nil, fmt.Errorf("mongostore: open: %w", translate(err))
 	}
 	s := &Store{
-		client: client,
-		db:     client.Database(dbName),
-		lease:  o.Lease,
-		now:    o.Now,
+		client:    client,
+		db:        client.Database(dbName),
+		lease:     o.Lease,
+		now:       o.Now,
+		scanLimit: o.ScanLimit,
+	}
+	if s.scanLimit <= 0 {
+		s.scanLimit = DefaultScanLimit
 	}
 	if s.lease <= 0 {
 		s.lease = DefaultLease
@@ -136,7 +149,7 @@ func OpenWith(ctx context.Context, uri, dbName string, o Options) (*Store, error
 	s.history = s.db.Collection(historyColl)
 	s.txlog = s.db.Collection(txlogColl)
 	s.guards = s.db.Collection(guardsColl)
-	if err := s.open(ctx, o.Units); err != nil {
+	if err := s.open(ctx, o.Units, o.Search); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongostore: open %s: %w", dbName, translate(err))
 	}
@@ -147,7 +160,7 @@ func OpenWith(ctx context.Context, uri, dbName string, o Options) (*Store, error
 	return s, nil
 }
 
-func (s *Store) open(ctx context.Context, units Units) error {
+func (s *Store) open(ctx context.Context, units Units, searches Searches) error {
 	var hello bson.Raw
 	err := s.db.RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello)
 	if err != nil && !unavailable(err) {
@@ -165,13 +178,9 @@ func (s *Store) open(ctx context.Context, units Units) error {
 	default:
 		s.transactions = supportsTransactions(hello)
 	}
-	var info bson.Raw
-	err = s.db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
-	if err != nil && unavailable(err) {
+	if err := s.detectSearch(ctx, searches); err != nil {
 		return err
 	}
-	// FerretDB v1 refuses infinite doubles.
-	s.markInf = err == nil && isFerretDB(info)
 	if err := s.createIndexes(ctx); err != nil {
 		return err
 	}
@@ -207,11 +216,15 @@ func supportsTransactions(hello bson.Raw) bool {
 // more indexes that already exist, which every start after the first, or
 // two processes starting at once, would send.)
 func (s *Store) createIndexes(ctx context.Context) error {
+	resources := [][]string{{"keys"}, {"type", "_id"}, {"id"}}
+	if s.indexed {
+		resources = append(resources, searchIndexes...)
+	}
 	for _, c := range []struct {
 		coll *mongo.Collection
 		keys [][]string
 	}{
-		{s.resources, [][]string{{"keys"}, {"type", "_id"}, {"id"}}},
+		{s.resources, resources},
 		{s.history, [][]string{{"-order"}, {"type", "-order"}, {"type", "id", "-order"}, {"until", "lastUpdated"}}},
 		{s.txlog, [][]string{{"created"}}},
 	} {
@@ -355,10 +368,4 @@ func (s *Store) VRead(ctx context.Context, typ, id string, v int) (*fhir.Resourc
 		return nil, s.fail(fmt.Sprintf("vread %s/%s version %d", typ, id, v), err)
 	}
 	return h.resource(), nil
-}
-
-// isFerretDB reads a buildInfo reply.
-func isFerretDB(info bson.Raw) bool {
-	_, err := info.LookupErr("ferretdbVersion")
-	return err == nil
 }

@@ -33,6 +33,12 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) fhir.Store { return open(t, mongostore.Options{}) })
 }
 
+// TestContractSearch runs the search section: on FerretDB the clauses are
+// evaluated in Go, on a MongoDB (MONGO_TEST_URI) by $elemMatch filters.
+func TestContractSearch(t *testing.T) {
+	storetest.RunSearch(t, func(t *testing.T) fhir.Store { return open(t, mongostore.Options{}) })
+}
+
 // TestContractJournal runs the contract with the journal forced, which
 // matters when MONGO_TEST_URI names a replica set; on FerretDB it is what
 // TestContract already ran.
