@@ -2,8 +2,8 @@
 // go.mongodb.org/mongo-driver/v2, for deployments where several fhirserver
 // processes share one replica set or sharded cluster. It also runs on
 // FerretDB v1, which the tests use, and so keeps to what FerretDB v1
-// supports: no $elemMatch, $lookup or TTL indexes, and transactions only
-// where the server reports them.
+// supports: no $lookup or TTL indexes, and transactions and $elemMatch
+// over sub-documents only where the server shows it has them.
 //
 // Layout, in the database named by the URI path (else Open's dbName, else
 // "fhir"):
@@ -13,7 +13,8 @@
 //     the resource's JSON as BSON binary (the client's bytes, never decoded:
 //     1.50 stays 1.50) and keys, its token index entries as strings
 //     "param|system|code" and "param||code" (any system), so that a token
-//     search is equality on an array field;
+//     search is equality on an array field; and idx, the search index
+//     entries of the version (see entry in index.go), none for a deletion;
 //   - history: every version, _id "Type/id/version", with order, a string
 //     sorting versions by lastUpdated and then by write order, and never
 //     before the version it replaces, which serves newest-first paging of
@@ -26,7 +27,9 @@
 //     "Type"), _id the type and a hash of the key, that serialises the
 //     units of work deciding from a search (see below and guard.go). It
 //     keeps one small document for every key searched by a unit that
-//     wrote; none is ever deleted.
+//     wrote; none is ever deleted;
+//   - probes: one document, written at Open on servers other than
+//     FerretDB, that the search probe queries (see below).
 //
 // # Units of work
 //
@@ -88,6 +91,40 @@
 //     still committing has bumped (its search may have missed that unit's
 //     versions), for as long;
 //   - the lease must exceed the clock skew between processes.
+//
+// # Search
+//
+// Search, Tx.Search and Count run the clauses, sort keys and paging of
+// fhir.Query with the matching rules of fhir.Clause, as fhir/search.Match
+// states them, and answer what the SQLite engine answers. The index
+// entries live on the current document, so they are written, replaced and
+// removed in the same unit as the version. There are two ways to run a
+// search, chosen at Open (Options.Search; IndexedSearch tells which):
+//
+//   - On a server with $elemMatch over sub-documents (MongoDB), each value
+//     of a clause is an $elemMatch on idx (filter.go), so that its
+//     conditions hold in one entry; multikey indexes on (type, idx.p,
+//     idx.c), (type, idx.p, idx.t), (type, idx.p, idx.lo) and (type, idx.p,
+//     idx.i) serve codes, prefixes, ranges and bare ids. A query with sort
+//     keys is an aggregation that computes each resource's sort values
+//     from its entries. Open decides by a probe: it stores a document in
+//     probes and runs, through the same code, queries that such a server
+//     answers in a known way; any error or other answer means no.
+//   - Elsewhere (FerretDB v1, which answers those filters with an error, or
+//     wrongly when a condition has one field, and which buildInfo names),
+//     the server selects candidates by type, ids, tokens and conditions
+//     every match meets (an entry of the param, one of the codes) and the
+//     clauses are evaluated in Go on the decoded entries; the matches are
+//     sorted and paged in Go, and only then are the page's documents read,
+//     JSON included (one by _id, which FerretDB answers without a scan, or
+//     all in one query for a long page). A document changed in between is
+//     checked again. Such a search examines at most Options.ScanLimit
+//     candidates; a broader one is refused with fhir.CodeTooCostly and
+//     status 400. A query without clauses and sort keys always runs on the
+//     server.
+//
+// Both honour the caller's deadline. A unit of work (journal) merges its
+// own writes into the stored results and sorts and pages them again.
 //
 // Driver errors are translated here (duplicate key and write conflicts are
 // fhir.ErrVersionConflict, no document is fhir.ErrNotFound, network,
