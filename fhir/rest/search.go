@@ -404,18 +404,40 @@ func (h *handler) includes(ctx context.Context, page []*fhir.Resource, inc, rev 
 	return out, nil
 }
 
+// revinclude finds the resources of in.Source pointing to values through
+// in.Param, or through any of its reference parameters for "Type:*". A
+// bare "*" (every type) is refused as too broad.
 func (h *handler) revinclude(ctx context.Context, in search.Include, values []fhir.Value) ([]*fhir.Resource, error) {
-	if in.Param == "*" || in.Source == "*" {
-		return nil, &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Diagnostics: "_revinclude needs a source type and parameter"}
+	if in.Source == "*" {
+		return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Expression: []string{"_revinclude"},
+			Diagnostics: "_revinclude=* would search every resource type; name the source type, as in Observation:*"}
 	}
-	q := fhir.Query{Type: in.Source, Limit: maxInner + 1,
-		Clauses: []fhir.Clause{{Param: in.Param, Type: fhir.TypeReference, Values: values}}}
-	found, err := h.Store.Search(ctx, q)
-	if err != nil {
-		return nil, err
+	params := []string{in.Param}
+	if in.Param == "*" {
+		rp, ok := h.Params.(interface{ ReferenceParams(string) []string })
+		if !ok {
+			return nil, &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Diagnostics: "_revinclude with * is not available"}
+		}
+		params = rp.ReferenceParams(in.Source)
 	}
-	if len(found) > maxInner {
-		return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "_revinclude brings in too many resources; lower _count"}
+	seen := map[string]bool{}
+	var out []*fhir.Resource
+	for _, param := range params {
+		q := fhir.Query{Type: in.Source, Limit: maxInner + 1,
+			Clauses: []fhir.Clause{{Param: param, Type: fhir.TypeReference, Values: values}}}
+		found, err := h.Store.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range found {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				out = append(out, r)
+			}
+		}
+		if len(out) > maxInner {
+			return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "_revinclude brings in too many resources; lower _count"}
+		}
 	}
-	return found, nil
+	return out, nil
 }

@@ -91,6 +91,15 @@ func TestSearch(t *testing.T) {
 			if got := ids(t, r, "include"); !same(got, O(hb), O(wbc)) {
 				t.Errorf("revincluded %v", got)
 			}
+			r = s.do("GET", "/fhir/Patient?_id="+smith+"&_revinclude=Observation:*", "")
+			if got := ids(t, r, "include"); !same(got, O(hb), O(wbc)) {
+				t.Errorf("revincluded through every parameter %v", got)
+			}
+			r = s.do("GET", "/fhir/Observation?_id="+hb+"&_include=Observation:*", "")
+			if got := ids(t, r, "include"); !same(got, P(smith)) {
+				t.Errorf("included through every parameter %v", got)
+			}
+			wantStatus(t, s.do("GET", "/fhir/Patient?_id="+smith+"&_revinclude=*", ""), http.StatusBadRequest)
 		})
 		t.Run("POST _search with a form body answers like GET", func(t *testing.T) {
 			r := s.do("POST", "/fhir/Patient/_search", "name=smi", "Content-Type", "application/x-www-form-urlencoded")
@@ -195,7 +204,6 @@ func TestSearchPaging(t *testing.T) {
 		}
 	})
 }
-
 
 func TestSearchDeadline(t *testing.T) {
 	store := engines[0].open(t)

@@ -382,3 +382,15 @@ func rootOf(branch string) (string, bool) {
 	}
 	return s[:end], true
 }
+
+// ReferenceParams lists the codes of the reference parameters of a
+// resource type (what _revinclude=Type:* follows).
+func (r *Registry) ReferenceParams(resourceType string) []string {
+	var out []string
+	for _, d := range r.Params(resourceType) {
+		if d.Type == fhir.TypeReference {
+			out = append(out, d.Code)
+		}
+	}
+	return out
+}
