@@ -28,7 +28,7 @@ func (s *Store) Search(ctx context.Context, q fhir.Query) ([]*fhir.Resource, err
 	}
 	out, err := s.search(ctx, q)
 	if err != nil {
-		return nil, s.fail("search", err)
+		return nil, s.searchFail(ctx, "search", err)
 	}
 	return out, nil
 }
@@ -55,9 +55,19 @@ func (s *Store) Count(ctx context.Context, q fhir.Query) (int, error) {
 		n = len(hs)
 	}
 	if err != nil {
-		return 0, s.fail("count", err)
+		return 0, s.searchFail(ctx, "count", err)
 	}
 	return n, nil
+}
+
+// searchFail wraps a failed search. One whose context ended answers the
+// context's error as it is, as the SQLite engine does, so that the caller
+// tells a search cut off by its deadline from a server that is down.
+func (s *Store) searchFail(ctx context.Context, op string, err error) error {
+	if ctx.Err() != nil && !s.isClosed() {
+		return fmt.Errorf("mongostore: %s: %w", op, ctx.Err())
+	}
+	return s.fail(op, err)
 }
 
 // search runs q; ctx may carry a session inside a transaction.
