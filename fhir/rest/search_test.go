@@ -215,3 +215,45 @@ func TestSearchDeadline(t *testing.T) {
 		t.Errorf("code %s", code)
 	}
 }
+
+// TestSearchPagingPastAThousand walks a result set larger than the
+// largest page exactly once.
+func TestSearchPagingPastAThousand(t *testing.T) {
+	searchEach(t, func(t *testing.T, s *server) {
+		s2 := newServer(t, s.store, func(d *rest.Deps) { d.MaxBodyBytes = 8 << 20 })
+		const n = 1203
+		var b strings.Builder
+		b.WriteString(`{"resourceType":"Bundle","type":"transaction","entry":[`)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(`{"resource":{"resourceType":"Device","status":"active","lotNumber":"big-set"},"request":{"method":"POST","url":"Device"}}`)
+		}
+		b.WriteString("]}")
+		wantStatus(t, s2.do("POST", "/fhir", b.String()), http.StatusOK)
+		seen := map[string]bool{}
+		next := "/fhir/Device?status=active&_count=1000&_total=accurate"
+		for pages := 0; next != "" && pages < 5; pages++ {
+			r := s.do("GET", next, "")
+			wantStatus(t, r, http.StatusOK)
+			if pages == 0 && r.json(t)["total"] != float64(n) {
+				t.Errorf("total %v", r.json(t)["total"])
+			}
+			for _, id := range ids(t, r, "match") {
+				if seen[id] {
+					t.Fatalf("%s twice", id)
+				}
+				seen[id] = true
+			}
+			next = ""
+			if l := link(t, r, "next"); l != "" {
+				u, _ := url.Parse(l)
+				next = u.RequestURI()
+			}
+		}
+		if len(seen) != n {
+			t.Fatalf("walked %d of %d", len(seen), n)
+		}
+	})
+}
