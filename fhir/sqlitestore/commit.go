@@ -138,6 +138,7 @@ func (s *Store) commitBatch(b *batch) {
 		return
 	}
 	s.commits.Add(1)
+	s.ckpt.committed()
 	s.batch = nil
 	close(b.done)
 }

@@ -94,6 +94,7 @@ type Store struct {
 	read, vread *sql.Stmt  // on rdb
 	queries     *stmtCache // search and history, on rdb
 	w           writeStmts
+	ckpt        *checkpointer // see checkpoint.go
 }
 
 var _ fhir.Store = (*Store)(nil)
@@ -140,6 +141,7 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "journal_size_limit(67108864)") // 64 MB left after a checkpoint
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", backstopPages))
 	}
 	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
 	return u.String()
@@ -180,7 +182,8 @@ func (s *Store) open(path string) error {
 		return err
 	}
 	s.queries = newStmtCache(s.rdb)
-	return nil
+	s.ckpt, err = startCheckpointer(path)
+	return err
 }
 
 // migrate creates the schema in a new database and refuses one written by
@@ -247,6 +250,9 @@ func (s *Store) closeAll() error {
 		errs = append(errs, s.queries.close())
 	}
 	errs = append(errs, s.w.close())
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
 	}
