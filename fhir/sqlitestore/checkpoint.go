@@ -23,7 +23,7 @@ import (
 // checkpointer's connection is FULL too, so the database file is synced
 // before the WAL is reused.
 const (
-	checkpointEvery = 100 * time.Millisecond
+	checkpointEvery = 500 * time.Millisecond
 	backstopPages   = 16000 // about 64 MB of 4 KB pages
 )
 
