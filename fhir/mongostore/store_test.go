@@ -147,3 +147,72 @@ func BenchmarkConditionalCreate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSearchClauses times searches over index entries on n
+// Observations of n/10 patients. On FerretDB they are evaluated in Go
+// after a scan of the collection (see the package comment): the figures
+// say what a test server does, nothing of MongoDB.
+func BenchmarkSearchClauses(b *testing.B) {
+	const n = 5000
+	s := open(b, mongostore.Options{})
+	defer s.Close()
+	ctx := context.Background()
+	day := 24 * 3600 * 1000.0
+	start := float64(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	for i := 0; i < n; i += 250 {
+		err := s.Write(ctx, func(tx fhir.Tx) error {
+			for j := i; j < min(i+250, n); j++ {
+				id := fmt.Sprintf("o%05d", j)
+				r := &fhir.Resource{Type: "Observation", ID: id, Version: 1, Method: "POST",
+					LastUpdated: fhir.TruncateTime(time.Now()),
+					JSON:        []byte(`{"resourceType":"Observation","id":"` + id + `","status":"final"}`),
+					Index: []fhir.IndexEntry{
+						{Param: "code", Kind: fhir.TypeToken, System: "http://loinc.org", Code: fmt.Sprint(j % 20)},
+						{Param: "subject", Kind: fhir.TypeReference, System: "Patient", Code: fmt.Sprintf("Patient/p%d", j%(n/10))},
+						{Param: "date", Kind: fhir.TypeDate, Low: start + float64(j%365)*day, High: start + float64(j%365+1)*day},
+						{Param: "status", Kind: fhir.TypeToken, Code: "final"},
+					}}
+				if err := tx.Put(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	tok := func(param, code string) fhir.Clause {
+		return fhir.Clause{Param: param, Type: fhir.TypeToken, Values: []fhir.Value{{AnySystem: true, Code: code}}}
+	}
+	patient := fhir.Clause{Param: "subject", Type: fhir.TypeReference, Values: []fhir.Value{{Code: "Patient/p7"}}}
+	march := fhir.Clause{Param: "date", Type: fhir.TypeDate, Values: []fhir.Value{
+		{Prefix: "ge", Low: start + 60*day, High: start + 61*day}}}
+	byDate := []fhir.SortKey{{Param: "date", Type: fhir.TypeDate, Desc: true}}
+	for _, bc := range []struct {
+		name  string
+		q     fhir.Query
+		count bool
+	}{
+		{"patient and code", fhir.Query{Type: "Observation", Clauses: []fhir.Clause{patient, tok("code", "7")}, Limit: 51}, false},
+		{"code, first page", fhir.Query{Type: "Observation", Clauses: []fhir.Clause{tok("code", "7")}, Limit: 51}, false},
+		{"date range, first page", fhir.Query{Type: "Observation", Clauses: []fhir.Clause{march}, Limit: 51}, false},
+		{"all by date, page 10", fhir.Query{Type: "Observation", Sort: byDate, Offset: 450, Limit: 51}, false},
+		{"count of a code", fhir.Query{Type: "Observation", Clauses: []fhir.Clause{tok("code", "7")}}, true},
+		{"no clause, first page", fhir.Query{Type: "Observation", Limit: 51}, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				var err error
+				if bc.count {
+					_, err = s.Count(ctx, bc.q)
+				} else {
+					_, err = s.Search(ctx, bc.q)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
