@@ -2,6 +2,7 @@ package mongostore
 
 import (
 	"context"
+	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -111,5 +112,22 @@ func TestIndexEntriesRefusedAsOnSQLite(t *testing.T) {
 	}
 	if _, err := s.Read(context.Background(), "Patient", "a"); err == nil {
 		t.Fatal("a refused unit was stored")
+	}
+}
+
+func TestRolledBackUnitRestoresTheEntries(t *testing.T) {
+	s, _ := journalled(t)
+	a := patient("a", 1)
+	a.Index = sampleIndex
+	put(t, s, a, patient("c", 1))
+	failAt(s, stepCurrent, "Patient/c", errors.New("connection lost"))
+	a2 := patient("a", 2)
+	a2.Index = sampleIndex[:1]
+	if err := putAll(s, a2, patient("c", 2)); err == nil {
+		t.Fatal("Write succeeded")
+	}
+	s.hook = nil
+	if got := storedIndex(t, s, "a"); !reflect.DeepEqual(got, sampleIndex) {
+		t.Fatalf("after rollback: %+v", got)
 	}
 }

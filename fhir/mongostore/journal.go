@@ -68,11 +68,11 @@ func (t *journalTx) Read(typ, id string) (*fhir.Resource, error) {
 	if r, ok := t.latest[resourceKey(typ, id)]; ok {
 		return r.view(), nil
 	}
-	c, err := t.s.readCurrent(t.ctx, typ, id)
+	r, err := t.s.readResource(t.ctx, typ, id)
 	if err != nil {
 		return nil, t.s.fail("read "+typ+"/"+id, err)
 	}
-	return c.resource(), nil
+	return r, nil
 }
 
 // Search asks the store for enough results to make up for those the

@@ -342,19 +342,33 @@ func (s *Store) Read(ctx context.Context, typ, id string) (*fhir.Resource, error
 	if s.isClosed() {
 		return nil, errClosed
 	}
-	c, err := s.readCurrent(ctx, typ, id)
+	r, err := s.readResource(ctx, typ, id)
 	if err != nil {
 		return nil, s.fail("read "+typ+"/"+id, err)
 	}
-	return c.resource(), nil
+	return r, nil
 }
 
+// readCurrent reads the whole current document of typ/id, as a write
+// needs it (a journal keeps it to restore).
 func (s *Store) readCurrent(ctx context.Context, typ, id string) (*current, error) {
 	var c current
 	if err := s.resources.FindOne(ctx, bson.D{{Key: "_id", Value: resourceKey(typ, id)}}).Decode(&c); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// readResource reads the current version of typ/id without its index
+// entries, which a read does not return.
+func (s *Store) readResource(ctx context.Context, typ, id string) (*fhir.Resource, error) {
+	var c current
+	err := s.resources.FindOne(ctx, bson.D{{Key: "_id", Value: resourceKey(typ, id)}},
+		options.FindOne().SetProjection(bson.D{{Key: "idx", Value: 0}})).Decode(&c)
+	if err != nil {
+		return nil, err
+	}
+	return c.resource(), nil
 }
 
 // VRead returns one version of typ/id.

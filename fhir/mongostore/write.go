@@ -75,11 +75,11 @@ func (t *sessionTx) Read(typ, id string) (*fhir.Resource, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
-	c, err := t.s.readCurrent(t.ctx, typ, id)
+	r, err := t.s.readResource(t.ctx, typ, id)
 	if err != nil {
 		return nil, t.readErr("read "+typ+"/"+id, err)
 	}
-	return c.resource(), nil
+	return r, nil
 }
 
 func (t *sessionTx) Search(q fhir.Query) ([]*fhir.Resource, error) {
