@@ -19,6 +19,8 @@
 // open transaction, each in a savepoint, and share its commit and its sync
 // of the disk (see commit.go). Reads go through a separate pool of
 // read-only connections and, thanks to WAL mode, never wait for a writer.
+// WAL checkpoints run on a connection of their own, not in a unit's commit
+// (see checkpoint.go).
 //
 // LastUpdated is kept to the microsecond (stored as Unix microseconds) and
 // returned in UTC. History is newest first by LastUpdated, for one
