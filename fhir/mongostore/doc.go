@@ -118,9 +118,10 @@
 //     sorted and paged in Go, and only then are the page's documents read,
 //     JSON included (one by _id, which FerretDB answers without a scan, or
 //     all in one query for a long page). A document changed in between is
-//     checked again. Such a search examines at most Options.ScanLimit
-//     candidates; a broader one is refused with fhir.CodeTooCostly and
-//     status 400. A query without clauses and sort keys always runs on the
+//     checked again. A page without sort keys reads the candidates in id
+//     order and stops at its last match. Such a search examines at most
+//     Options.ScanLimit candidates; a broader one is refused with
+//     fhir.CodeTooCostly and status 400. A query without clauses and sort keys always runs on the
 //     server.
 //
 // Both honour the caller's deadline. A unit of work (journal) merges its

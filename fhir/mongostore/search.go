@@ -222,11 +222,17 @@ const DefaultScanLimit = 50_000
 // sub-documents: it reads the index entries (not the JSON) of the
 // documents scanFilter selects, at most the scan limit of them, keeps
 // those fhir/search.Match accepts and sorts them. The hits carry no JSON
-// yet (see fill).
+// yet (see fill). Without sort keys and with a Limit, the documents come
+// in _id order and the scan stops at the last match of the page.
 func (s *Store) scan(ctx context.Context, q fhir.Query) ([]*hit, error) {
 	opts := options.Find().
 		SetProjection(bson.D{{Key: "json", Value: 0}}).
 		SetLimit(int64(s.scanLimit) + 1)
+	enough := 0
+	if len(q.Sort) == 0 && q.Limit > 0 {
+		enough = max(q.Offset, 0) + q.Limit
+		opts.SetSort(bson.D{{Key: "_id", Value: 1}})
+	}
 	cur, err := s.resources.Find(ctx, scanFilter(q), opts)
 	if err != nil {
 		return nil, err
@@ -250,6 +256,9 @@ func (s *Store) scan(ctx context.Context, q fhir.Query) ([]*hit, error) {
 			continue
 		}
 		hs = append(hs, &hit{res: c.resource(), vals: sortValues(ix, q.Sort)})
+		if len(hs) == enough {
+			break
+		}
 	}
 	if err := cur.Err(); err != nil {
 		return nil, err

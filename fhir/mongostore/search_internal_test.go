@@ -111,6 +111,13 @@ func TestSearchTooBroadForTheScan(t *testing.T) {
 		}
 		sameKeys(t, got, "Patient/a/1", "Patient/c/1")
 	})
+	t.Run("a page found before the limit, in id order", func(t *testing.T) {
+		got, err := s.Search(ctx, fhir.Query{Type: "Patient", Clauses: []fhir.Clause{nameClause("smi")}, Offset: 1, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameKeys(t, got, "Patient/c/1")
+	})
 	t.Run("nor what has no clause", func(t *testing.T) {
 		got, err := s.Search(ctx, fhir.Query{Type: "Patient", Limit: 2})
 		if err != nil {
