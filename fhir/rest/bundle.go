@@ -369,8 +369,12 @@ var conditionalRef = regexp.MustCompile(`^[A-Z][A-Za-z]+\?.+`)
 // become the one resource they match.
 func (h *handler) resolveReferences(tx fhir.Tx, o fhir.Object, refs map[string]string) (fhir.Object, error) {
 	var out fhir.Object
+	keys := make([][]byte, 0, len(refs))
+	for k := range refs {
+		keys = append(keys, []byte(k))
+	}
 	for k, raw := range o {
-		if !mayRefer(raw, refs) {
+		if !mayRefer(raw, keys) {
 			continue
 		}
 		d := json.NewDecoder(bytes.NewReader(raw))
@@ -398,17 +402,19 @@ func (h *handler) resolveReferences(tx fhir.Tx, o fhir.Object, refs map[string]s
 
 // mayRefer tells cheaply whether a member could hold a reference or a link
 // to another entry.
-func mayRefer(raw []byte, refs map[string]string) bool {
-	if bytes.Contains(raw, []byte(`"reference"`)) {
+func mayRefer(raw []byte, fullURLs [][]byte) bool {
+	if bytes.Contains(raw, referenceKey) {
 		return true
 	}
-	for k := range refs {
-		if bytes.Contains(raw, []byte(k)) {
+	for _, k := range fullURLs {
+		if bytes.Contains(raw, k) {
 			return true
 		}
 	}
 	return false
 }
+
+var referenceKey = []byte(`"reference"`)
 
 // rewrite replaces Reference.reference values, and any other string (uri,
 // url, oid, uuid elements) that is exactly the fullUrl of an entry.
