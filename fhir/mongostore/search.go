@@ -42,6 +42,7 @@ func (s *Store) Count(ctx context.Context, q fhir.Query) (int, error) {
 	if err := checkQuery(q); err != nil {
 		return 0, err
 	}
+	q.Sort, q.Offset, q.Limit = nil, 0, 0 // no bearing on the number
 	var n int
 	var err error
 	if s.serverSide(q) {
@@ -49,7 +50,6 @@ func (s *Store) Count(ctx context.Context, q fhir.Query) (int, error) {
 		c, err = s.resources.CountDocuments(ctx, clausesFilter(q))
 		n = int(c)
 	} else {
-		q.Offset, q.Limit = 0, 0
 		var hs []*hit
 		hs, err = s.scan(ctx, q)
 		n = len(hs)
@@ -137,7 +137,7 @@ func searchFilter(q fhir.Query) bson.D {
 // findIndexed lets the server match, sort and page: the filter of
 // clausesFilter, then sorted by _id ("Type/id" sorts by type, then id:
 // type names are letters only and '/' sorts before every letter), or by
-// the values sortStages computes first.
+// the values sortPipeline computes first.
 func findIndexed(ctx context.Context, coll *mongo.Collection, q fhir.Query, withVals bool) ([]*hit, error) {
 	var cur *mongo.Cursor
 	var err error

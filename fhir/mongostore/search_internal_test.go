@@ -96,6 +96,9 @@ func TestSearchTooBroadForTheScan(t *testing.T) {
 			if !errors.As(err, &fe) || fe.Code != fhir.CodeTooCostly || fe.HTTPStatus() != http.StatusBadRequest {
 				t.Fatalf("Search: %v, want a too-costly fhir.Error with status 400", err)
 			}
+			if len(q.Clauses) == 0 {
+				return // the server counts
+			}
 			_, err = s.Count(ctx, q)
 			if !errors.As(err, &fe) || fe.Code != fhir.CodeTooCostly {
 				t.Fatalf("Count: %v, want too-costly", err)
@@ -126,6 +129,10 @@ func TestSearchTooBroadForTheScan(t *testing.T) {
 		sameKeys(t, got, "Patient/a/1", "Patient/b/1")
 		if n, err := s.Count(ctx, fhir.Query{Type: "Patient", Limit: 2}); n != 4 || err != nil {
 			t.Errorf("Count = %d, %v; want 4", n, err)
+		}
+		// Sort keys change no count: the server counts.
+		if n, err := s.Count(ctx, fhir.Query{Type: "Patient", Sort: []fhir.SortKey{byName}}); n != 4 || err != nil {
+			t.Errorf("Count sorted = %d, %v; want 4", n, err)
 		}
 	})
 }
