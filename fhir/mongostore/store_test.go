@@ -51,7 +51,24 @@ func TestContractJournal(t *testing.T) {
 	if !s.Transactions() {
 		t.Skip("the server has no transactions: TestContract used the journal")
 	}
-	storetest.Run(t, func(t *testing.T) fhir.Store { return open(t, mongostore.Options{Units: mongostore.UnitsJournal}) })
+	journal := func(t *testing.T) fhir.Store { return open(t, mongostore.Options{Units: mongostore.UnitsJournal}) }
+	storetest.Run(t, journal)
+	storetest.RunSearch(t, journal)
+}
+
+// TestContractSearchScan runs the search section with the clauses
+// evaluated in Go, which matters when MONGO_TEST_URI names a MongoDB; on
+// FerretDB it is what TestContractSearch already ran.
+func TestContractSearchScan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	s := open(t, mongostore.Options{})
+	defer s.Close()
+	if !s.IndexedSearch() {
+		t.Skip("the server has no $elemMatch: TestContractSearch evaluated the clauses in Go")
+	}
+	storetest.RunSearch(t, func(t *testing.T) fhir.Store { return open(t, mongostore.Options{Search: mongostore.SearchesScan}) })
 }
 
 // The benchmarks run on FerretDB unless MONGO_TEST_URI names a MongoDB;
