@@ -16,10 +16,17 @@ import (
 // error joining several (a validator reporting every problem it found)
 // gives one issue for each.
 func issues(err error) []*fhir.Error {
-	var joined interface{ Unwrap() []error }
-	if errors.As(err, &joined) {
+	// Only a list of issues (errors.Join of *fhir.Error, the validator's
+	// issues) is split. Anything else, such as a cause wrapped with two %w,
+	// is one failure and stays one issue.
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
 		var list []*fhir.Error
 		for _, e := range joined.Unwrap() {
+			var fe *fhir.Error
+			if !errors.As(e, &fe) {
+				list = nil
+				break
+			}
 			list = append(list, issues(e)...)
 		}
 		if len(list) > 0 {

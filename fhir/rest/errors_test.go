@@ -1,6 +1,10 @@
 package rest_test
 
 import (
+	"context"
+	"fmt"
+
+	"github.com/oncofhir/oncofhir/fhir"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,4 +65,20 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 	if _, _, diag := r.issue(t); strings.Contains(diag, "sql") || strings.Contains(diag, "closed") {
 		t.Errorf("diagnostics leak internals: %q", diag)
 	}
+}
+
+func TestAWrappedListIsOneIssue(t *testing.T) {
+	s := newServer(t, brokenStore{engines[0].open(t)})
+	r := s.do("GET", "/fhir/Patient/abc", "")
+	wantStatus(t, r, http.StatusServiceUnavailable)
+	if n := len(r.json(t)["issue"].([]any)); n != 1 {
+		t.Errorf("%d issues: %s", n, r.body)
+	}
+}
+
+// brokenStore fails reads with an unavailable error wrapping two causes.
+type brokenStore struct{ fhir.Store }
+
+func (brokenStore) Read(context.Context, string, string) (*fhir.Resource, error) {
+	return nil, fmt.Errorf("store: read: %w (%w)", fhir.ErrUnavailable, context.DeadlineExceeded)
 }
