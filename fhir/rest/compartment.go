@@ -3,7 +3,6 @@ package rest
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -12,6 +11,7 @@ import (
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/search"
 )
 
 // maxCompartment bounds how many resources one patient's compartment may
@@ -76,20 +76,10 @@ func (h *handler) everything(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
 	defer cancel()
-	values := c.QueryParams()
-	offset := 0
-	if tok := values.Get("_cursor"); tok != "" {
-		cur, err := h.cursors.decode(tok)
-		if err != nil {
-			return err
-		}
-		if values, err = url.ParseQuery(cur.Query); err != nil {
-			return fhir.Errorf(fhir.CodeInvalid, "the paging cursor is not valid for this server")
-		}
-		offset = cur.Offset
+	values, offset, err := h.pageStart(c.QueryParams())
+	if err != nil {
+		return err
 	}
-	values.Del("_cursor")
-	values.Del("_format")
 	count := 50
 	if v := values.Get("_count"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -109,7 +99,7 @@ func (h *handler) everything(c echo.Context) error {
 	types := h.compartmentTypes()
 	if v := values.Get("_type"); v != "" {
 		types = nil
-		for _, t := range splitEscaped(v, ',') {
+		for _, t := range search.SplitEscaped(v, ',') {
 			if err := h.checkType(t); err != nil {
 				return err
 			}

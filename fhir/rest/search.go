@@ -80,19 +80,10 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	if err := h.searchEnabled(); err != nil {
 		return err
 	}
-	offset := 0
-	if tok := values.Get("_cursor"); tok != "" {
-		cur, err := h.cursors.decode(tok)
-		if err != nil {
-			return err
-		}
-		if values, err = url.ParseQuery(cur.Query); err != nil {
-			return fhir.Errorf(fhir.CodeInvalid, "the paging cursor is not valid for this server")
-		}
-		offset = cur.Offset
+	values, offset, err := h.pageStart(values)
+	if err != nil {
+		return err
 	}
-	values.Del("_cursor")
-	values.Del("_format")
 	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
 	defer cancel()
 	p, err := search.Parse(typ, values, h.Params, search.Options{Strict: preferStrict(c.Request()), BaseURL: h.BaseURL, Now: h.Now()})

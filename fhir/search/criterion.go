@@ -49,8 +49,8 @@ func (p *parser) ids(out *Parsed, mod, value string) error {
 		return invalid("unknown modifier")
 	}
 	var ids []string
-	for _, item := range splitEscaped(value, ',') {
-		id := unescape(item)
+	for _, item := range SplitEscaped(value, ',') {
+		id := Unescape(item)
 		if !fhir.ValidID(id) {
 			return invalid("not a valid id")
 		}
@@ -200,7 +200,7 @@ func (p *parser) clause(prm Param, mod, value string) (*fhir.Clause, error) {
 		return nil, invalid("unknown modifier for a %s parameter", prm.Type)
 	}
 	c.Modifier = mod
-	for _, item := range splitEscaped(value, ',') {
+	for _, item := range SplitEscaped(value, ',') {
 		if item == "" {
 			return nil, invalid("empty value")
 		}

@@ -53,8 +53,8 @@ func (p *parser) result(out *Parsed, key string, vals []string) (ok bool, err er
 		return true, nil
 	case "_elements", "_type":
 		for _, v := range vals {
-			for _, item := range splitEscaped(v, ',') {
-				item = unescape(item)
+			for _, item := range SplitEscaped(v, ',') {
+				item = Unescape(item)
 				if code == "_type" {
 					if !fhir.ValidTypeName(item) {
 						return true, invalid("not a resource type")

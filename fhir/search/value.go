@@ -18,7 +18,7 @@ import (
 func (p *parser) values(typ fhir.ParamType, targets []string, components []Param, mod, item string) ([]fhir.Value, error) {
 	switch typ {
 	case fhir.TypeString:
-		s := unescape(item)
+		s := Unescape(item)
 		if mod != "exact" {
 			s = Fold(s)
 		}
@@ -34,9 +34,9 @@ func (p *parser) values(typ fhir.ParamType, targets []string, components []Param
 			v, err := token("", item)
 			return []fhir.Value{v}, err
 		}
-		return p.reference(targets, unescape(item))
+		return p.reference(targets, Unescape(item))
 	case fhir.TypeURI:
-		return []fhir.Value{{Code: unescape(item)}}, nil
+		return []fhir.Value{{Code: Unescape(item)}}, nil
 	case fhir.TypeDate:
 		v, err := p.date(item)
 		return []fhir.Value{v}, err
@@ -57,15 +57,15 @@ func (p *parser) values(typ fhir.ParamType, targets []string, components []Param
 // whole value folded, with :of-type "system|code|value".
 func token(mod, item string) (fhir.Value, error) {
 	if mod == "text" {
-		s := Fold(unescape(item))
+		s := Fold(Unescape(item))
 		if s == "" {
 			return fhir.Value{}, invalid("empty value")
 		}
 		return fhir.Value{Code: s}, nil
 	}
-	parts := splitEscaped(item, '|')
+	parts := SplitEscaped(item, '|')
 	for i := range parts {
-		parts[i] = unescape(parts[i])
+		parts[i] = Unescape(parts[i])
 	}
 	if mod == "of-type" {
 		if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
@@ -140,7 +140,7 @@ func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 
 // date reads "[prefix]date" of any precision into Unix milliseconds.
 func (p *parser) date(item string) (fhir.Value, error) {
-	pre, s, err := prefix(unescape(item))
+	pre, s, err := prefix(Unescape(item))
 	if err != nil {
 		return fhir.Value{}, err
 	}
@@ -171,7 +171,7 @@ var numberPattern = regexp.MustCompile(`^([+-]?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d
 // a unit of its last significant digit either side (100 covers
 // [99.5, 100.5), 1.5 [1.45, 1.55), 1e2 [50, 150)).
 func number(item string) (fhir.Value, error) {
-	pre, s, err := prefix(unescape(item))
+	pre, s, err := prefix(Unescape(item))
 	if err != nil {
 		return fhir.Value{}, err
 	}
@@ -224,12 +224,12 @@ func decimalRange(s string) (lo, hi, val float64, err error) {
 // quantity reads "[prefix]value", "[prefix]value|system|code" and
 // "[prefix]value||code".
 func quantity(item string) (fhir.Value, error) {
-	parts := splitEscaped(item, '|')
+	parts := SplitEscaped(item, '|')
 	var system, code string
 	switch len(parts) {
 	case 1:
 	case 3:
-		system, code = unescape(parts[1]), unescape(parts[2])
+		system, code = Unescape(parts[1]), Unescape(parts[2])
 		if code == "" && system != "" {
 			return fhir.Value{}, invalid("a quantity with a system needs a unit code")
 		}
@@ -243,7 +243,7 @@ func quantity(item string) (fhir.Value, error) {
 
 // composite reads "part$part" with one part per component, in order.
 func (p *parser) composite(components []Param, item string) (fhir.Value, error) {
-	parts := splitEscaped(item, '$')
+	parts := SplitEscaped(item, '$')
 	if len(parts) != len(components) {
 		return fhir.Value{}, invalid("a composite value has %d parts separated by '$'", len(components))
 	}
@@ -267,10 +267,10 @@ func (p *parser) composite(components []Param, item string) (fhir.Value, error) 
 	return v, nil
 }
 
-// splitEscaped splits s at each sep not escaped by a backslash. The parts
-// keep their escapes, so that they can be split again on another
-// separator.
-func splitEscaped(s string, sep byte) []string {
+// SplitEscaped splits s at each sep not escaped by a backslash (FHIR
+// search escaping). The parts keep their escapes, so that they can be split
+// again on another separator.
+func SplitEscaped(s string, sep byte) []string {
 	var parts []string
 	start := 0
 	for i := 0; i < len(s); i++ {
@@ -285,9 +285,9 @@ func splitEscaped(s string, sep byte) []string {
 	return append(parts, s[start:])
 }
 
-// unescape removes the backslash of "\,", "\|", "\$" and "\\"; any other
+// Unescape removes the backslash of "\,", "\|", "\$" and "\\"; any other
 // backslash stays.
-func unescape(s string) string {
+func Unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
