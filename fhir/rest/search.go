@@ -92,9 +92,9 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	}
 	if typ == "" && len(p.Types) == 1 {
 		p.Query.Type = p.Types[0]
-	} else if typ == "" && len(p.Types) > 1 {
-		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_type"},
-			Diagnostics: "a system search takes one _type for now"}
+	} else if typ == "" && len(p.Types) > 1 && len(p.Query.Sort) > 0 {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_sort"},
+			Diagnostics: "_sort is not supported across several _type values; search one type"}
 	}
 	if p.Summary == "count" {
 		p.Count = 0
@@ -202,7 +202,7 @@ func (h *handler) execute(ctx context.Context, p *search.Parsed, offset int) (*r
 		return page, nil
 	}
 	if p.Total == "accurate" || p.Count == 0 {
-		n, err := h.Store.(counter).Count(ctx, q)
+		n, err := h.count(ctx, q, p.Types)
 		if err != nil {
 			return nil, err
 		}
@@ -211,8 +211,13 @@ func (h *handler) execute(ctx context.Context, p *search.Parsed, offset int) (*r
 	if p.Count == 0 {
 		return page, nil
 	}
-	q.Offset, q.Limit = offset, p.Count+1
-	res, err := h.Store.Search(ctx, q)
+	var res []*fhir.Resource
+	if q.Type == "" && len(p.Types) > 1 {
+		res, err = h.searchTypes(ctx, q, p.Types, offset, p.Count+1)
+	} else {
+		q.Offset, q.Limit = offset, p.Count+1
+		res, err = h.Store.Search(ctx, q)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +230,57 @@ func (h *handler) execute(ctx context.Context, p *search.Parsed, offset int) (*r
 	}
 	page.included, err = h.includes(ctx, res, p.Include, p.RevInclude)
 	return page, err
+}
+
+// count counts the matches of q, over each of types when q has no type of
+// its own and several are named.
+func (h *handler) count(ctx context.Context, q fhir.Query, types []string) (int, error) {
+	if q.Type != "" || len(types) < 2 {
+		return h.Store.(counter).Count(ctx, q)
+	}
+	total := 0
+	for _, t := range types {
+		q.Type = t
+		n, err := h.Store.(counter).Count(ctx, q)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// searchTypes reads one page of a search over several types. Results are
+// ordered by type, then id, as a search over one store is, so the page is
+// the types' results laid end to end.
+func (h *handler) searchTypes(ctx context.Context, q fhir.Query, types []string, offset, limit int) ([]*fhir.Resource, error) {
+	types = slices.Clone(types)
+	slices.Sort(types)
+	var out []*fhir.Resource
+	for _, t := range types {
+		if len(out) >= limit {
+			break
+		}
+		q.Type = t
+		if offset > 0 {
+			n, err := h.Store.(counter).Count(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			if offset >= n {
+				offset -= n
+				continue
+			}
+		}
+		q.Offset, q.Limit = offset, limit-len(out)
+		found, err := h.Store.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
+		offset = 0
+	}
+	return out, nil
 }
 
 // resolve turns chains and _has into clauses and ids; empty reports that

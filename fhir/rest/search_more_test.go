@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -103,5 +104,35 @@ func TestSearchTypesAndResultParameters(t *testing.T) {
 				t.Errorf("_summary=count: %s", r.body)
 			}
 		})
+	})
+}
+
+func TestSystemSearchOverSeveralTypes(t *testing.T) {
+	searchEach(t, func(t *testing.T, s *server) {
+		var want []string
+		for i := 0; i < 3; i++ {
+			want = append(want, "Practitioner/"+s.create(`{"resourceType":"Practitioner","meta":{"tag":[{"system":"urn:t","code":"multi"}]}}`))
+			want = append(want, "Organization/"+s.create(`{"resourceType":"Organization","meta":{"tag":[{"system":"urn:t","code":"multi"}]}}`))
+		}
+		s.create(`{"resourceType":"Device","meta":{"tag":[{"system":"urn:t","code":"multi"}]}}`)
+		seen := []string{}
+		next := "/fhir?_type=Practitioner,Organization&_tag=urn:t|multi&_count=4&_total=accurate"
+		for pages := 0; next != "" && pages < 5; pages++ {
+			r := s.do("GET", next, "")
+			wantStatus(t, r, http.StatusOK)
+			if pages == 0 && r.json(t)["total"] != float64(6) {
+				t.Errorf("total %v", r.json(t)["total"])
+			}
+			seen = append(seen, ids(t, r, "match")...)
+			next = ""
+			if l := link(t, r, "next"); l != "" {
+				u, _ := url.Parse(l)
+				next = u.RequestURI()
+			}
+		}
+		if !same(seen, want...) || len(seen) != 6 {
+			t.Errorf("got %v, want %v", seen, want)
+		}
+		wantStatus(t, s.do("GET", "/fhir?_type=Practitioner,Organization&_sort=_lastUpdated", ""), http.StatusBadRequest)
 	})
 }
