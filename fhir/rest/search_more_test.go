@@ -67,6 +67,56 @@ func TestSearchTypesAndResultParameters(t *testing.T) {
 				}
 			}
 		})
+		t.Run("references by absolute URL of this server and by :Type; booleans", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Observation?subject="+url.QueryEscape(base+"/Patient/"+pat), "")
+			if got := ids(t, r, "match"); !same(got, O(high), O(normal)) {
+				t.Errorf("absolute URL %v", got)
+			}
+			r = s.do("GET", "/fhir/Observation?subject:Patient="+pat, "")
+			if got := ids(t, r, "match"); !same(got, O(high), O(normal)) {
+				t.Errorf(":Patient %v", got)
+			}
+			r = s.do("GET", "/fhir/Observation?subject:Group="+pat, "")
+			if got := ids(t, r, "match"); len(got) != 0 {
+				t.Errorf(":Group %v", got)
+			}
+			act := s.create(`{"resourceType":"Patient","active":true,"name":[{"family":"Active"}]}`)
+			r = s.do("GET", "/fhir/Patient?active=true", "")
+			if got := ids(t, r, "match"); !same(got, P(act)) {
+				t.Errorf("active=true %v", got)
+			}
+		})
+		t.Run("_sort on two keys", func(t *testing.T) {
+			a := s.create(`{"resourceType":"Patient","name":[{"family":"Sortkey","given":["Bea"]}],"birthDate":"1990-01-01"}`)
+			b := s.create(`{"resourceType":"Patient","name":[{"family":"Sortkey","given":["Al"]}],"birthDate":"1980-01-01"}`)
+			c := s.create(`{"resourceType":"Patient","name":[{"family":"Sortkey","given":["Cy"]}],"birthDate":"1980-01-01"}`)
+			r := s.do("GET", "/fhir/Patient?family=sortkey&_sort=birthdate,-given", "")
+			var got []string
+			for _, e := range entries(t, r) {
+				got = append(got, e["resource"].(map[string]any)["id"].(string))
+			}
+			if strings.Join(got, ",") != strings.Join([]string{c, b, a}, ",") {
+				t.Errorf("order %v, want %v", got, []string{c, b, a})
+			}
+		})
+		t.Run("_include:iterate follows includes of included resources", func(t *testing.T) {
+			org := s.create(`{"resourceType":"Organization","name":"Cancer Centre"}`)
+			prac := s.create(`{"resourceType":"Practitioner","name":[{"family":"Iterate"}]}`)
+			role := s.create(`{"resourceType":"PractitionerRole","practitioner":{"reference":"Practitioner/` + prac + `"},"organization":{"reference":"Organization/` + org + `"}}`)
+			r := s.do("GET", "/fhir/PractitionerRole?_id="+role+"&_include=PractitionerRole:practitioner&_include:iterate=Practitioner:*", "")
+			if got := ids(t, r, "include"); !same(got, "Practitioner/"+prac) {
+				t.Errorf("include %v", got)
+			}
+			enc := s.create(`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/` + pat + `"},"serviceProvider":{"reference":"Organization/` + org + `"}}`)
+			r = s.do("GET", "/fhir/Observation?_id="+high+"&_include=Observation:subject&_revinclude:iterate=Encounter:subject", "")
+			if got := ids(t, r, "include"); !same(got, P(pat), "Encounter/"+enc) {
+				t.Errorf("revinclude:iterate %v", got)
+			}
+			r = s.do("GET", "/fhir/Observation?_id="+high+"&_include=Observation:subject&_revinclude=Encounter:subject", "")
+			if got := ids(t, r, "include"); !same(got, P(pat)) {
+				t.Errorf("without :iterate the revinclude applies to the matches only: %v", got)
+			}
+		})
 		t.Run("_sort by date descending, then ascending", func(t *testing.T) {
 			r := s.do("GET", "/fhir/Observation?subject=Patient/"+pat+"&_sort=-date", "")
 			es := entries(t, r)
