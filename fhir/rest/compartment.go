@@ -76,10 +76,12 @@ func (h *handler) everything(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
 	defer cancel()
-	values, offset, err := h.pageStart(c.QueryParams())
+	self := h.BaseURL + "/Patient/" + id + "/$everything"
+	values, offset, err := h.pageStart(self, c.QueryParams())
 	if err != nil {
 		return err
 	}
+	offset = max(offset, 0)
 	count := 50
 	if v := values.Get("_count"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -103,7 +105,9 @@ func (h *handler) everything(c echo.Context) error {
 			if err := h.checkType(t); err != nil {
 				return err
 			}
-			types = append(types, t)
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
 		}
 	}
 	patient, err := h.Store.Read(ctx, "Patient", id)
@@ -136,15 +140,14 @@ func (h *handler) everything(c echo.Context) error {
 	total := len(all)
 	end := min(offset+count, total)
 	page := all[min(offset, total):end]
-	self := h.BaseURL + "/Patient/" + id + "/$everything"
 	canonical := values.Encode()
 	b := models.Bundle{Type: models.BundleTypeSearchset, Total: &total}
 	b.Link = append(b.Link, models.BundleLink{Relation: "self", Url: self + queryString(values)})
 	if end < total {
-		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + "?_cursor=" + h.cursors.encode(cursor{Query: canonical, Offset: end})})
+		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: end})})
 	}
 	if offset > 0 {
-		b.Link = append(b.Link, models.BundleLink{Relation: "previous", Url: self + "?_cursor=" + h.cursors.encode(cursor{Query: canonical, Offset: max(0, offset-count)})})
+		b.Link = append(b.Link, models.BundleLink{Relation: "previous", Url: self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: max(0, offset-count)})})
 	}
 	mode := models.SearchEntryModeMatch
 	for _, r := range page {

@@ -57,14 +57,18 @@ func (h *handler) criteria(ctx context.Context, typ, raw string) (fhir.Query, er
 	return q, nil
 }
 
-// pageStart reads the paging cursor of a search or $everything request:
-// the query it stands for (replacing values) and the offset of the page.
-// Without a cursor, values stay and the offset is 0. _cursor and _format
-// are removed from the returned values.
-func (h *handler) pageStart(values url.Values) (url.Values, int, error) {
-	offset := 0
+// pageStart reads the paging cursor of a search or $everything request on
+// the endpoint self: the query it stands for (replacing values) and the
+// offset of the page. A cursor issued for another endpoint is refused.
+// Without a cursor, values stay and the offset is -1 (the caller's
+// default). _cursor and _format are removed from the returned values.
+func (h *handler) pageStart(self string, values url.Values) (url.Values, int, error) {
+	offset := -1
 	if tok := values.Get("_cursor"); tok != "" {
 		cur, err := h.cursors.decode(tok)
+		if err == nil && cur.Path != self {
+			err = &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "the paging cursor belongs to another search", Expression: []string{"_cursor"}}
+		}
 		if err != nil {
 			return nil, 0, err
 		}

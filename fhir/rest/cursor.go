@@ -15,6 +15,7 @@ import (
 // signed, so editing it (to reach another query's results, or another
 // patient's) is refused.
 type cursor struct {
+	Path   string `json:"p"` // the endpoint it was issued for
 	Query  string `json:"q"`
 	Offset int    `json:"o"`
 }

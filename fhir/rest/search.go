@@ -80,7 +80,7 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	if err := h.searchEnabled(); err != nil {
 		return err
 	}
-	values, offset, err := h.pageStart(values)
+	values, offset, err := h.pageStart(self, values)
 	if err != nil {
 		return err
 	}
@@ -109,6 +109,9 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 			p.Query.IDs = []string{""}
 		}
 	}
+	if offset < 0 {
+		offset = p.Query.Offset // _offset, when the request has no cursor
+	}
 	page, err := h.execute(ctx, p, offset)
 	if err != nil {
 		return overTime(ctx, err)
@@ -122,7 +125,7 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	link := func(rel string, off int) {
 		u := self + "?" + canonical
 		if off != 0 || rel != "self" {
-			u = self + "?_cursor=" + h.cursors.encode(cursor{Query: canonical, Offset: off})
+			u = self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: off})
 		}
 		b.Link = append(b.Link, models.BundleLink{Relation: rel, Url: u})
 	}
@@ -304,6 +307,10 @@ func (h *handler) resolve(ctx context.Context, p *search.Parsed) (q fhir.Query, 
 		}
 		q.Clauses = append(q.Clauses, fhir.Clause{Param: ch.Param, Type: fhir.TypeReference, Values: refs})
 	}
+	if len(p.Has) > 0 && q.Type == "" {
+		return q, false, &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_has"},
+			Diagnostics: "_has needs one resource type: search a type, or give one _type"}
+	}
 	for _, has := range p.Has {
 		found, err := h.inner(ctx, has.Inner)
 		if err != nil {
@@ -389,7 +396,9 @@ func (h *handler) includes(ctx context.Context, page []*fhir.Resource, inc, rev 
 	}
 	var out []*fhir.Resource
 	frontier := page
-	for depth := 0; depth < 4 && len(frontier) > 0; depth++ {
+	// :iterate goes on until nothing new comes in; every round adds at
+	// least one resource and the total is bounded by maxInner.
+	for depth := 0; len(frontier) > 0; depth++ {
 		var next []*fhir.Resource
 		add := func(list []*fhir.Resource) error {
 			for _, r := range list {

@@ -186,3 +186,62 @@ func TestSystemSearchOverSeveralTypes(t *testing.T) {
 		wantStatus(t, s.do("GET", "/fhir?_type=Practitioner,Organization&_sort=_lastUpdated", ""), http.StatusBadRequest)
 	})
 }
+
+func TestSearchPagingEdges(t *testing.T) {
+	searchEach(t, func(t *testing.T, s *server) {
+		var pats []string
+		for i := 0; i < 5; i++ {
+			pats = append(pats, s.create(`{"resourceType":"Patient","name":[{"family":"Edge"}]}`))
+		}
+		t.Run("_offset skips matches", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Patient?family=edge&_offset=3", "")
+			if got := ids(t, r, "match"); len(got) != 2 {
+				t.Errorf("%d matches after _offset=3 of 5", len(got))
+			}
+		})
+		t.Run("a cursor works only on the endpoint that issued it", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Patient/"+pats[0]+"/Observation?_count=1", "")
+			s.create(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/` + pats[0] + `"}}`)
+			s.create(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/` + pats[0] + `"}}`)
+			r = s.do("GET", "/fhir/Patient/"+pats[0]+"/Observation?_count=1", "")
+			l, _ := url.Parse(link(t, r, "next"))
+			tok := l.Query().Get("_cursor")
+			wantStatus(t, s.do("GET", l.RequestURI(), ""), http.StatusOK)
+			wantStatus(t, s.do("GET", "/fhir/Patient/"+pats[1]+"/Observation?_cursor="+url.QueryEscape(tok), ""), http.StatusBadRequest)
+			wantStatus(t, s.do("GET", "/fhir/Observation?_cursor="+url.QueryEscape(tok), ""), http.StatusBadRequest)
+		})
+		t.Run("$everything lists each resource once even when _type repeats", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Patient/"+pats[0]+"/$everything?_type=Observation,Observation", "")
+			got := ids(t, r, "match")
+			seen := map[string]bool{}
+			for _, id := range got {
+				if seen[id] {
+					t.Fatalf("%s twice", id)
+				}
+				seen[id] = true
+			}
+			if len(got) != 2 {
+				t.Errorf("%v", got)
+			}
+		})
+		t.Run("_has on a search over several types is refused", func(t *testing.T) {
+			wantStatus(t, s.do("GET", "/fhir?_type=Patient,Practitioner&_has:Observation:subject:status=final", ""), http.StatusBadRequest)
+		})
+		t.Run(":iterate follows a chain to its end", func(t *testing.T) {
+			prev := ""
+			var chain []string
+			for i := 0; i < 7; i++ {
+				body := `{"resourceType":"Organization","name":"Level"`
+				if prev != "" {
+					body += `,"partOf":{"reference":"Organization/` + prev + `"}`
+				}
+				prev = s.create(body + `}`)
+				chain = append(chain, "Organization/"+prev)
+			}
+			r := s.do("GET", "/fhir/Organization?_id="+prev+"&_include:iterate=Organization:partof", "")
+			if got := ids(t, r, "include"); len(got) != 6 {
+				t.Errorf("%d included, want 6", len(got))
+			}
+		})
+	})
+}
