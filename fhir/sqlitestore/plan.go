@@ -46,11 +46,17 @@ type driver struct {
 	covers []int
 	exact  bool
 	tokens bool // the driver is Query.Tokens
+	// grouped: write the arm as a plain subquery, the caller groups it.
+	grouped bool
 }
 
 const probeLimit = 1000
 
 func (d *driver) sql(b *sqlBuf) {
+	if d.grouped {
+		b.add("SELECT ").addBuf(d.arms[0])
+		return
+	}
 	if len(d.arms) == 1 {
 		b.add("SELECT DISTINCT ").addBuf(d.arms[0])
 		return
@@ -264,8 +270,26 @@ func (p *plan) sql(count bool) *sqlBuf {
 		b.add(", ").addBuf(s.value(k)).add(" AS s" + strconv.Itoa(i))
 	}
 	b.add(" FROM ")
+	q := p.q
+	if p.streams() {
+		// One index arm, paged in (type, id) order: grouping the arm's rows
+		// in the same SELECT lets SQLite walk the index in key order and
+		// stop at the page's end instead of collecting every match first.
+		// A criterion checked per row is checked per resource all the
+		// same: (sure OR check) holds on some row of a resource exactly
+		// when (some row is sure) OR check.
+		p.drv.grouped = true
+		p.matches(b)
+		p.drv.grouped = false
+		limit := q.Limit
+		if limit <= 0 {
+			limit = -1
+		}
+		b.add(" GROUP BY d.type, d.id ORDER BY d.type, d.id LIMIT ? OFFSET ?", limit, max(q.Offset, 0))
+		return b.add(") k CROSS JOIN resource r ON r.type = k.type AND r.id = k.id ORDER BY k.type, k.id")
+	}
 	p.matches(b)
-	if q := p.q; q.Limit > 0 || q.Offset > 0 {
+	if q.Limit > 0 || q.Offset > 0 {
 		b.add(" ORDER BY " + p.order("", k))
 		limit := q.Limit
 		if limit <= 0 {
@@ -274,6 +298,12 @@ func (p *plan) sql(count bool) *sqlBuf {
 		b.add(" LIMIT ? OFFSET ?", limit, max(q.Offset, 0))
 	}
 	return b.add(") k CROSS JOIN resource r ON r.type = k.type AND r.id = k.id ORDER BY " + p.order("k.", "k"))
+}
+
+// streams reports whether a page can be read in index order (see sql):
+// one index arm drives, no sort keys, and the search is paged.
+func (p *plan) streams() bool {
+	return p.drv != nil && !p.drv.tokens && len(p.drv.arms) == 1 && len(p.sorts) == 0 && (p.q.Limit > 0 || p.q.Offset > 0)
 }
 
 // key is the alias whose type and id the criteria test: the driver's
