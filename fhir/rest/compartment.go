@@ -142,7 +142,11 @@ func (h *handler) everything(c echo.Context) error {
 	page := all[min(offset, total):end]
 	canonical := values.Encode()
 	b := models.Bundle{Type: models.BundleTypeSearchset, Total: &total}
-	b.Link = append(b.Link, models.BundleLink{Relation: "self", Url: self + queryString(values)})
+	selfURL := self + queryString(values)
+	if offset > 0 {
+		selfURL = self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: offset})
+	}
+	b.Link = append(b.Link, models.BundleLink{Relation: "self", Url: selfURL})
 	if end < total {
 		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: end})})
 	}
@@ -177,6 +181,9 @@ func (h *handler) compartmentTypes() []string {
 // compartmentSearch serves GET /fhir/Patient/{id}/{type}?...: a search of
 // type restricted to the patient's compartment.
 func (h *handler) compartmentSearch(c echo.Context) error {
+	if err := negotiate(c.Request()); err != nil {
+		return err
+	}
 	if c.Param("type") != "Patient" {
 		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusNotFound, Diagnostics: "compartment search is served for Patient"}
 	}

@@ -417,19 +417,23 @@ func (h *handler) includes(ctx context.Context, page []*fhir.Resource, inc, rev 
 				continue
 			}
 			byType := map[string][]string{}
+			wanted := 0
 			for _, r := range frontier {
 				if in.Source != "*" && r.Type != in.Source {
 					continue
 				}
 				for _, ref := range h.references(r, in.Param) {
 					t, id, _ := strings.Cut(ref, "/")
-					if in.Target == "" || in.Target == t {
+					if (in.Target == "" || in.Target == t) && !seen[ref] {
 						byType[t] = append(byType[t], id)
+						if wanted++; len(out)+wanted > maxInner {
+							return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the includes bring in too many resources; lower _count"}
+						}
 					}
 				}
 			}
 			for t, ids := range byType {
-				found, err := h.Store.Search(ctx, fhir.Query{Type: t, IDs: ids})
+				found, err := h.Store.Search(ctx, fhir.Query{Type: t, IDs: ids, Limit: maxInner + 1})
 				if err != nil {
 					return nil, err
 				}
@@ -444,7 +448,12 @@ func (h *handler) includes(ctx context.Context, page []*fhir.Resource, inc, rev 
 			}
 			var values []fhir.Value
 			for _, r := range frontier {
-				values = append(values, fhir.Value{System: r.Type, Code: r.Key()})
+				if in.Target == "" || in.Target == r.Type {
+					values = append(values, fhir.Value{System: r.Type, Code: r.Key()})
+				}
+			}
+			if len(values) == 0 {
+				continue
 			}
 			found, err := h.revinclude(ctx, in, values)
 			if err != nil {

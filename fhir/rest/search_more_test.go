@@ -224,6 +224,17 @@ func TestSearchPagingEdges(t *testing.T) {
 				t.Errorf("%v", got)
 			}
 		})
+		t.Run("$everything's self link names the page it is on; compartment search negotiates", func(t *testing.T) {
+			r := s.do("GET", "/fhir/Patient/"+pats[0]+"/$everything?_count=1", "")
+			l, _ := url.Parse(link(t, r, "next"))
+			page2 := s.do("GET", l.RequestURI(), "")
+			self, _ := url.Parse(link(t, page2, "self"))
+			again := s.do("GET", self.RequestURI(), "")
+			if a, b := ids(t, page2, "match"), ids(t, again, "match"); !same(a, b...) {
+				t.Errorf("self link of page 2 gives %v, page 2 is %v", b, a)
+			}
+			wantStatus(t, s.do("GET", "/fhir/Patient/"+pats[0]+"/Observation?_format=xml", ""), http.StatusNotAcceptable)
+		})
 		t.Run("_has on a search over several types is refused", func(t *testing.T) {
 			wantStatus(t, s.do("GET", "/fhir?_type=Patient,Practitioner&_has:Observation:subject:status=final", ""), http.StatusBadRequest)
 		})
