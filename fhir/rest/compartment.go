@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -137,6 +138,11 @@ func (h *handler) everything(c echo.Context) error {
 			return &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the record is too large to return at once; use _type or _since"}
 		}
 	}
+	referred, err := h.referred(ctx, all, types, values.Get("_type") != "", since)
+	if err != nil {
+		return overTime(ctx, err)
+	}
+	all = append(all, referred...)
 	total := len(all)
 	end := min(offset+count, total)
 	page := all[min(offset, total):end]
@@ -164,6 +170,52 @@ func (h *handler) everything(c echo.Context) error {
 	}
 	writeJSON(c, http.StatusOK, body)
 	return nil
+}
+
+// referred finds the resources the record refers to whose types belong to
+// no patient compartment (the Practitioner, Organization, Medication,
+// Location... of its resources), as $everything should also return them;
+// with _type, only those of the listed types. Bounded by maxInner.
+func (h *handler) referred(ctx context.Context, record []*fhir.Resource, types []string, typed bool, since time.Time) ([]*fhir.Resource, error) {
+	seen := make(map[string]bool, len(record))
+	for _, r := range record {
+		seen[r.Key()] = true
+	}
+	byType := map[string][]string{}
+	n := 0
+	for _, r := range record {
+		for _, ref := range h.references(r, "*") {
+			t, id, _ := strings.Cut(ref, "/")
+			// Only types outside every patient's compartment: a reference to
+			// another patient's data never brings it into this record.
+			if seen[ref] || t == "Patient" || len(h.Compartment[t]) > 0 || (typed && !slices.Contains(types, t)) {
+				continue
+			}
+			seen[ref] = true
+			byType[t] = append(byType[t], id)
+			if n++; n > maxInner {
+				return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the record refers to too many resources to return at once; use _type"}
+			}
+		}
+	}
+	kinds := make([]string, 0, len(byType))
+	for t := range byType {
+		kinds = append(kinds, t)
+	}
+	slices.Sort(kinds)
+	var out []*fhir.Resource
+	for _, t := range kinds {
+		found, err := h.Store.Search(ctx, fhir.Query{Type: t, IDs: byType[t], Limit: maxInner + 1})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range found {
+			if since.IsZero() || !r.LastUpdated.Before(since) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
 }
 
 // compartmentTypes lists Patient and the types of its compartment.

@@ -235,6 +235,19 @@ func TestSearchPagingEdges(t *testing.T) {
 			}
 			wantStatus(t, s.do("GET", "/fhir/Patient/"+pats[0]+"/Observation?_format=xml", ""), http.StatusNotAcceptable)
 		})
+		t.Run("$everything adds what the record refers to, never another patient's data", func(t *testing.T) {
+			org := s.create(`{"resourceType":"Organization","name":"Infusion Centre"}`)
+			other := s.create(`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/` + pats[2] + `"}}`)
+			enc := s.create(`{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"},"subject":{"reference":"Patient/` + pats[3] + `"},"serviceProvider":{"reference":"Organization/` + org + `"},"partOf":{"reference":"Encounter/` + other + `"}}`)
+			r := s.do("GET", "/fhir/Patient/"+pats[3]+"/$everything", "")
+			if got := ids(t, r, "match"); !same(got, "Patient/"+pats[3], "Encounter/"+enc, "Organization/"+org) {
+				t.Errorf("$everything %v", got)
+			}
+			r = s.do("GET", "/fhir/Patient/"+pats[3]+"/$everything?_type=Encounter", "")
+			if got := ids(t, r, "match"); !same(got, "Encounter/"+enc) {
+				t.Errorf("$everything?_type=Encounter %v", got)
+			}
+		})
 		t.Run("_has on a search over several types is refused", func(t *testing.T) {
 			wantStatus(t, s.do("GET", "/fhir?_type=Patient,Practitioner&_has:Observation:subject:status=final", ""), http.StatusBadRequest)
 		})
