@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"context"
 	"net/url"
 	"strings"
 
@@ -15,7 +14,7 @@ import (
 // refused rather than ignored, since ignoring a criterion could make a
 // conditional write hit the wrong resource. Result parameters (_count,
 // _sort, _include, ...) are refused too.
-func (h *handler) criteria(ctx context.Context, typ, raw string) (fhir.Query, error) {
+func (h *handler) criteria(tx fhir.Tx, typ, raw string) (fhir.Query, error) {
 	if err := h.searchEnabled(); err != nil {
 		return fhir.Query{}, err
 	}
@@ -46,7 +45,9 @@ func (h *handler) criteria(ctx context.Context, typ, raw string) (fhir.Query, er
 	if err != nil {
 		return fhir.Query{}, err
 	}
-	q, empty, err := h.resolve(ctx, p)
+	// Chains and _has read through the unit of work, so they see its own
+	// writes and the state the write is decided on.
+	q, empty, err := h.resolve(tx.Search, p)
 	if err != nil {
 		return q, err
 	}

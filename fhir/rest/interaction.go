@@ -149,7 +149,7 @@ func (h *handler) write(ctx context.Context, ifMatch bool, fn func(tx fhir.Tx) (
 		var out *outcome
 		err := h.Store.Write(ctx, func(tx fhir.Tx) error {
 			var err error
-			out, err = fn(unitTx{Tx: tx, ctx: ctx})
+			out, err = fn(tx)
 			return err
 		})
 		if err == nil {
@@ -171,20 +171,6 @@ func (h *handler) write(ctx context.Context, ifMatch bool, fn func(tx fhir.Tx) (
 		}
 		pause = min(2*pause, 20*time.Millisecond)
 	}
-}
-
-// unitTx carries the request's context with a unit of work, for the
-// searches conditional criteria run outside it (chains, _has).
-type unitTx struct {
-	fhir.Tx
-	ctx context.Context
-}
-
-func ctxOf(tx fhir.Tx) context.Context {
-	if u, ok := tx.(unitTx); ok {
-		return u.ctx
-	}
-	return context.Background()
 }
 
 func staleVersion() error {
@@ -335,7 +321,7 @@ func (h *handler) doDelete(tx fhir.Tx, in *interaction) (*outcome, error) {
 // doConditional resolves the criteria of a conditional update, patch or
 // delete to at most one resource and runs then on it.
 func (h *handler) doConditional(tx fhir.Tx, in *interaction, then func(fhir.Tx, *interaction) (*outcome, error)) (*outcome, error) {
-	q, err := h.criteria(ctxOf(tx), in.typ, in.criteria)
+	q, err := h.criteria(tx, in.typ, in.criteria)
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +399,7 @@ func gone(typ, id string) error {
 // matchOne runs If-None-Exist style criteria: nil when nothing matches, the
 // match when one does, 412 when several do.
 func (h *handler) matchOne(tx fhir.Tx, typ, criteria string) (*fhir.Resource, error) {
-	q, err := h.criteria(ctxOf(tx), typ, criteria)
+	q, err := h.criteria(tx, typ, criteria)
 	if err != nil {
 		return nil, err
 	}

@@ -195,7 +195,7 @@ type resultPage struct {
 // execute resolves chains and _has into plain criteria, reads one page
 // (plus one resource to know whether more follow) and its includes.
 func (h *handler) execute(ctx context.Context, p *search.Parsed, offset int) (*resultPage, error) {
-	q, empty, err := h.resolve(ctx, p)
+	q, empty, err := h.resolve(h.storeSearcher(ctx), p)
 	if err != nil {
 		return nil, err
 	}
@@ -288,13 +288,20 @@ func (h *handler) searchTypes(ctx context.Context, q fhir.Query, types []string,
 
 // resolve turns chains and _has into clauses and ids; empty reports that
 // nothing can match.
-func (h *handler) resolve(ctx context.Context, p *search.Parsed) (q fhir.Query, empty bool, err error) {
+// searcher runs one store query: the store's, or a unit of work's.
+type searcher func(fhir.Query) ([]*fhir.Resource, error)
+
+func (h *handler) storeSearcher(ctx context.Context) searcher {
+	return func(q fhir.Query) ([]*fhir.Resource, error) { return h.Store.Search(ctx, q) }
+}
+
+func (h *handler) resolve(find searcher, p *search.Parsed) (q fhir.Query, empty bool, err error) {
 	q = p.Query
 	q.Clauses = slices.Clone(q.Clauses)
 	for _, ch := range p.Chains {
 		var refs []fhir.Value
 		for _, target := range ch.Targets {
-			found, err := h.inner(ctx, target)
+			found, err := h.inner(find, target)
 			if err != nil {
 				return q, false, err
 			}
@@ -312,7 +319,7 @@ func (h *handler) resolve(ctx context.Context, p *search.Parsed) (q fhir.Query, 
 			Diagnostics: "_has needs one resource type: search a type, or give one _type"}
 	}
 	for _, has := range p.Has {
-		found, err := h.inner(ctx, has.Inner)
+		found, err := h.inner(find, has.Inner)
 		if err != nil {
 			return q, false, err
 		}
@@ -333,13 +340,13 @@ func (h *handler) resolve(ctx context.Context, p *search.Parsed) (q fhir.Query, 
 }
 
 // inner runs the query of a chain or _has, resolving its own chains first.
-func (h *handler) inner(ctx context.Context, p *search.Parsed) ([]*fhir.Resource, error) {
-	q, empty, err := h.resolve(ctx, p)
+func (h *handler) inner(find searcher, p *search.Parsed) ([]*fhir.Resource, error) {
+	q, empty, err := h.resolve(find, p)
 	if err != nil || empty {
 		return nil, err
 	}
 	q.Offset, q.Limit = 0, maxInner+1
-	found, err := h.Store.Search(ctx, q)
+	found, err := find(q)
 	if err != nil {
 		return nil, err
 	}
