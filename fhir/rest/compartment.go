@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -23,39 +24,20 @@ const maxCompartment = 20000
 // id: those whose compartment parameters refer to the patient.
 func (h *handler) compartmentKeys(ctx context.Context, typ, id string, since time.Time) ([]*fhir.Resource, error) {
 	ref := []fhir.Value{{System: "Patient", Code: "Patient/" + id}}
-	seen := map[string]bool{}
-	var out []*fhir.Resource
-	for _, param := range h.Compartment[typ] {
-		q := fhir.Query{Type: typ, Limit: maxCompartment + 1,
-			Clauses: []fhir.Clause{{Param: param, Type: fhir.TypeReference, Values: ref}}}
-		if !since.IsZero() {
-			ms := float64(since.UnixMilli())
-			q.Clauses = append(q.Clauses, fhir.Clause{Param: "_lastUpdated", Type: fhir.TypeDate,
-				Values: []fhir.Value{{Prefix: "ge", Low: ms, High: ms + 1}}})
-		}
-		found, err := h.Store.Search(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range found {
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				out = append(out, r)
-			}
-		}
-		if len(out) > maxCompartment {
-			return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the compartment is too large to return at once"}
-		}
+	var extra []fhir.Clause
+	if !since.IsZero() {
+		ms := float64(since.UnixMilli())
+		extra = append(extra, fhir.Clause{Param: "_lastUpdated", Type: fhir.TypeDate,
+			Values: []fhir.Value{{Prefix: "ge", Low: ms, High: ms + 1}}})
 	}
-	slices.SortFunc(out, func(a, b *fhir.Resource) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
+	out, err := h.referring(ctx, typ, h.Compartment[typ], ref, extra, maxCompartment)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the compartment is too large to return at once"}
+	}
+	slices.SortFunc(out, func(a, b *fhir.Resource) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -116,7 +98,7 @@ func (h *handler) everything(c echo.Context) error {
 		if err == nil {
 			return gone("Patient", id)
 		}
-		if isNotFound(err) {
+		if errors.Is(err, fhir.ErrNotFound) {
 			return notFound("Patient", id)
 		}
 		return err
@@ -266,4 +248,30 @@ func (h *handler) compartmentSearch(c echo.Context) error {
 		ids = append(ids, "") // no resource has the empty id
 	}
 	return h.runSearch(c, typ, c.QueryParams(), h.BaseURL+"/Patient/"+id+"/"+typ, ids)
+}
+
+// referring finds the resources of typ that point to one of values through
+// any of params, each once. nil (and no error) means more than limit were
+// found: the caller says which bound was passed.
+func (h *handler) referring(ctx context.Context, typ string, params []string, values []fhir.Value, extra []fhir.Clause, limit int) ([]*fhir.Resource, error) {
+	seen := map[string]bool{}
+	out := []*fhir.Resource{}
+	for _, param := range params {
+		q := fhir.Query{Type: typ, Limit: limit + 1,
+			Clauses: append([]fhir.Clause{{Param: param, Type: fhir.TypeReference, Values: values}}, extra...)}
+		found, err := h.Store.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range found {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				out = append(out, r)
+			}
+		}
+		if len(out) > limit {
+			return nil, nil
+		}
+	}
+	return out, nil
 }

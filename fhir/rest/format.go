@@ -116,18 +116,30 @@ func tooLarge(limit int64) error {
 	return fhir.Errorf(fhir.CodeTooLong, "request body larger than the limit of %d bytes", limit)
 }
 
-// prefer reads Prefer: return=...; representation is the default.
-func preferReturn(r *http.Request) string {
+// preference reads one preference of the Prefer header ("return",
+// "handling"), without quotes; "" when absent.
+func preference(r *http.Request, name string) string {
 	for _, v := range r.Header.Values("Prefer") {
 		for _, part := range strings.Split(v, ",") {
 			k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if ok && strings.EqualFold(strings.TrimSpace(k), "return") {
-				switch val = strings.Trim(strings.TrimSpace(val), `"`); val {
-				case "minimal", "representation", "OperationOutcome":
-					return val
-				}
+			if ok && strings.EqualFold(strings.TrimSpace(k), name) {
+				return strings.Trim(strings.TrimSpace(val), `"`)
 			}
 		}
 	}
+	return ""
+}
+
+// preferReturn reads Prefer: return=...; representation is the default.
+func preferReturn(r *http.Request) string {
+	switch v := preference(r, "return"); v {
+	case "minimal", "OperationOutcome":
+		return v
+	}
 	return "representation"
+}
+
+// preferStrict reads Prefer: handling=strict.
+func preferStrict(r *http.Request) bool {
+	return strings.EqualFold(preference(r, "handling"), "strict")
 }

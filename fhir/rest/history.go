@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,7 +59,7 @@ func (h *handler) history(c echo.Context) error {
 	if q.ID != "" {
 		// An instance that never existed has no history: 404, not an empty page.
 		if _, err := h.Store.VRead(c.Request().Context(), q.Type, q.ID, 1); err != nil {
-			if err == fhir.ErrNotFound || isNotFound(err) {
+			if errors.Is(err, fhir.ErrNotFound) {
 				return notFound(q.Type, q.ID)
 			}
 			return err
@@ -128,11 +129,6 @@ func (h *handler) historyEntry(r *fhir.Resource) models.BundleEntry {
 	}
 	e.Request, e.Response = req, resp
 	return e
-}
-
-func isNotFound(err error) bool {
-	fe := fhir.AsError(err)
-	return fe.Code == fhir.CodeNotFound
 }
 
 func queryString(v url.Values) string {

@@ -172,18 +172,6 @@ func (h *handler) searchEntry(r *fhir.Resource, mode *models.SearchEntryMode, p 
 	return models.BundleEntry{FullUrl: &full, Resource: shape(r.Type, r.JSON, p, h.SummaryFilter), Search: &models.BundleEntrySearch{Mode: mode}}
 }
 
-func preferStrict(r *http.Request) bool {
-	for _, v := range r.Header.Values("Prefer") {
-		for _, part := range strings.Split(v, ",") {
-			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if strings.EqualFold(k, "handling") && strings.EqualFold(strings.TrimSpace(val), "strict") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // resultPage is one page of a search.
 type resultPage struct {
 	matches  []*fhir.Resource
@@ -492,24 +480,12 @@ func (h *handler) revinclude(ctx context.Context, in search.Include, values []fh
 		}
 		params = rp.ReferenceParams(in.Source)
 	}
-	seen := map[string]bool{}
-	var out []*fhir.Resource
-	for _, param := range params {
-		q := fhir.Query{Type: in.Source, Limit: maxInner + 1,
-			Clauses: []fhir.Clause{{Param: param, Type: fhir.TypeReference, Values: values}}}
-		found, err := h.Store.Search(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range found {
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				out = append(out, r)
-			}
-		}
-		if len(out) > maxInner {
-			return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "_revinclude brings in too many resources; lower _count"}
-		}
+	out, err := h.referring(ctx, in.Source, params, values, nil, maxInner)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "_revinclude brings in too many resources; lower _count"}
 	}
 	return out, nil
 }
