@@ -1,7 +1,9 @@
 // Package storetest is the contract suite of fhir.Store: every engine runs
 // Run against fresh stores of its own and passes the same behaviours, named
 // after what the REST layer relies on (versioning, all-or-nothing units of
-// work, search, history and its paging, concurrent writers).
+// work, search, history and its paging, concurrent writers). RunRecords is
+// the suite of fhir.Records, the engines' store of OAuth and account
+// documents (records.go).
 //
 // Times are deterministic: a Clock hands out LastUpdated values a second
 // and a millisecond apart, already truncated to the millisecond as the
