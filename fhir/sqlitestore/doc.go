@@ -10,7 +10,13 @@
 //   - token: the identifier tokens (fhir.Token) of the current version only;
 //   - ix_code, ix_string, ix_range, ix_comp: the search index entries
 //     (fhir.IndexEntry) of the current version only, written in the same
-//     transaction as the version (see index.go).
+//     transaction as the version (see index.go);
+//   - record, record_attr: the documents of fhir.Records (OAuth clients,
+//     codes and tokens, accounts, sessions, keys), keyed by (kind, key),
+//     and their attributes, keyed for FindRecords (see records.go). A
+//     GetRecord is one prepared lookup on the read pool; PutRecord and
+//     DeleteRecord are units of work of Write, serialised and durable like
+//     resource writes, and PutRecord purges expired records now and then.
 //
 // Units of work (Store.Write) run one at a time on the single writer
 // connection, inside a transaction opened with BEGIN IMMEDIATE, so they are

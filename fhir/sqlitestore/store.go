@@ -23,7 +23,9 @@ const FileName = "fhir.db"
 // pre-release layout without the order column; no release ever wrote it.
 // Version 2 had no search index tables: its resources carry no index
 // entries, and only the writer that extracts them (an import) can add
-// them, so a version 2 file is refused rather than upgraded.
+// them, so a version 2 file is refused rather than upgraded. Tables added
+// since (the records, see records.go) are created by Open when missing,
+// which needs no new version: an older server of version 3 ignores them.
 const schemaVersion = 3
 
 // schema creates the tables on a new database. Times are Unix microseconds;
@@ -74,7 +76,7 @@ CREATE TABLE IF NOT EXISTS token (
 	PRIMARY KEY (param, code, type, id, system)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS token_owner ON token (type, id);
-` + indexSchema
+` + indexSchema + recordSchema
 
 // Store is the SQLite engine. It is safe for concurrent use.
 type Store struct {
@@ -94,6 +96,7 @@ type Store struct {
 	read, vread *sql.Stmt  // on rdb
 	queries     *stmtCache // search and history, on rdb
 	w           writeStmts
+	rec         recordStmts   // see records.go
 	ckpt        *checkpointer // see checkpoint.go
 }
 
@@ -182,6 +185,9 @@ func (s *Store) open(path string) error {
 		return err
 	}
 	s.queries = newStmtCache(s.rdb)
+	if err := s.rec.prepare(ctx, s.rdb, s.wconn); err != nil {
+		return err
+	}
 	s.ckpt, err = startCheckpointer(path)
 	return err
 }
@@ -249,7 +255,7 @@ func (s *Store) closeAll() error {
 	if s.queries != nil {
 		errs = append(errs, s.queries.close())
 	}
-	errs = append(errs, s.w.close())
+	errs = append(errs, s.w.close(), s.rec.close())
 	if s.ckpt != nil {
 		errs = append(errs, s.ckpt.close())
 	}
