@@ -1,0 +1,365 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/oauth/scope"
+)
+
+const (
+	kindFlow   = "oauth.flow"
+	kindLaunch = "oauth.launch"
+	flowLife   = 15 * time.Minute
+)
+
+// flow is an authorization in progress: the app's request, kept server
+// side while the user passes the login pipeline's steps (sign in, later
+// second factors, the patient picker, the authorization page).
+type flow struct {
+	Form      url.Values `json:"form"`
+	Client    string     `json:"client"`
+	Browser   string     `json:"browser"` // hash of the browser's CSRF cookie
+	Account   string     `json:"account,omitempty"`
+	Patient   string     `json:"patient,omitempty"`
+	Encounter string     `json:"encounter,omitempty"`
+	EHR       bool       `json:"ehr,omitempty"`      // the launch came from an EHR session
+	LaunchBy  string     `json:"launchBy,omitempty"` // account that created the EHR launch
+	id        string
+	rev       int64
+}
+
+// launchContext is what an EHR launch binds to an authorize request.
+type launchContext struct {
+	Client    string `json:"client"`
+	Account   string `json:"account"`
+	Patient   string `json:"patient"`
+	Encounter string `json:"encounter,omitempty"`
+}
+
+// authorize is the authorization endpoint (GET and POST). It validates
+// the request with fosite and SMART's own rules, keeps it as a flow and
+// sends the browser through the pipeline.
+func (s *Server) authorize(c echo.Context) error {
+	ctx, r, w := c.Request().Context(), c.Request(), c.Response()
+	ar, err := s.provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		s.provider.WriteAuthorizeError(ctx, w, ar, err)
+		return nil
+	}
+	if err := s.smartChecks(ar); err != nil {
+		s.provider.WriteAuthorizeError(ctx, w, ar, err)
+		return nil
+	}
+	f := &flow{Form: r.Form, Client: ar.GetClient().GetID()}
+	if l := r.Form.Get("launch"); l != "" {
+		lc, err := s.loadLaunch(ctx, l)
+		if err != nil || lc.Client != f.Client {
+			s.provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInvalidRequest.WithHint("The launch parameter is unknown or expired."))
+			return nil
+		}
+		f.EHR, f.LaunchBy, f.Patient, f.Encounter = true, lc.Account, lc.Patient, lc.Encounter
+	}
+	s.csrfToken(c)
+	ck, _ := c.Cookie(csrfCookie)
+	f.Browser = hashKey(ck.Value)
+	f.id = randomToken(24)
+	if err := s.saveFlow(ctx, f); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/oauth/flow/"+f.id)
+}
+
+// smartChecks are what fosite does not check: aud must be this FHIR
+// server, PKCE must be S256 (fosite only refuses plain when a challenge
+// is sent), and scopes this server does not know are refused early.
+func (s *Server) smartChecks(ar fosite.AuthorizeRequester) error {
+	form := ar.GetRequestForm()
+	aud := form.Get("aud")
+	if aud == "" {
+		aud = form.Get("resource")
+	}
+	if strings.TrimRight(aud, "/") != s.base {
+		return fosite.ErrInvalidRequest.WithHint("aud must be this server's FHIR base URL.")
+	}
+	if form.Get("code_challenge") == "" || form.Get("code_challenge_method") != "S256" {
+		return fosite.ErrInvalidRequest.WithHint("PKCE with code_challenge_method S256 is required.")
+	}
+	return nil
+}
+
+func (s *Server) saveFlow(ctx context.Context, f *flow) error {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	r := &fhir.Record{Kind: kindFlow, Key: f.id, Data: data, Expires: s.now().Add(flowLife), Rev: f.rev}
+	if err := s.cfg.Records.PutRecord(ctx, r); err != nil {
+		return err
+	}
+	f.rev = r.Rev
+	return nil
+}
+
+// loadFlow returns the flow if this browser started it.
+func (s *Server) loadFlow(c echo.Context) (*flow, error) {
+	id := c.Param("id")
+	r, err := s.cfg.Records.GetRecord(c.Request().Context(), kindFlow, id)
+	if err != nil {
+		return nil, err
+	}
+	var f flow
+	if err := json.Unmarshal(r.Data, &f); err != nil {
+		return nil, err
+	}
+	f.id, f.rev = id, r.Rev
+	ck, err := c.Cookie(csrfCookie)
+	if err != nil || hashKey(ck.Value) != f.Browser {
+		return nil, fhir.ErrNotFound
+	}
+	return &f, nil
+}
+
+// flowStep shows the next page of the pipeline, or finishes.
+func (s *Server) flowStep(c echo.Context) error {
+	f, err := s.loadFlow(c)
+	if err != nil {
+		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This sign-in link has expired",
+			Message: "Go back to the app and start again."})
+	}
+	return s.advance(c, f)
+}
+
+// advance runs the pipeline: each step either shows its page or passes.
+func (s *Server) advance(c echo.Context, f *flow) error {
+	ctx := c.Request().Context()
+	login, err := s.logins.current(c)
+	if err != nil {
+		return err
+	}
+	if login == nil || (f.Account != "" && login.Account != f.Account) {
+		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
+	}
+	acct, err := s.accounts.Get(ctx, login.Account)
+	if err != nil || acct.Disabled {
+		s.logins.end(c)
+		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
+	}
+	if f.Account == "" {
+		f.Account = acct.ID
+		if err := s.saveFlow(ctx, f); err != nil {
+			return err
+		}
+	}
+	if f.EHR && f.LaunchBy != acct.ID {
+		return s.page(c, http.StatusForbidden, "error", pageData{Title: "This launch belongs to someone else",
+			Message: "Start the app again from your own session."})
+	}
+	client, err := s.clients.Get(ctx, f.Client)
+	if err != nil {
+		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This app is no longer registered"})
+	}
+	requested := s.offered(acct, strings.Fields(f.Form.Get("scope")))
+	if f.Patient == "" && needsPatient(requested) {
+		switch acct.Role {
+		case "patient":
+			f.Patient = strings.TrimPrefix(acct.FHIRUser, "Patient/")
+		case "proxy":
+			ids, err := s.proxyPatients(ctx, acct)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 1 {
+				f.Patient = ids[0]
+			} else {
+				return s.pickerPage(c, f, acct, ids)
+			}
+		default:
+			return s.pickerPage(c, f, acct, nil)
+		}
+		if err := s.saveFlow(ctx, f); err != nil {
+			return err
+		}
+	}
+	return s.consentPage(c, f, client, requested)
+}
+
+// offered are the requested scopes the account may grant: known scopes
+// only; system scopes never through a browser; user scopes only for
+// staff (a patient or proxy reaches records through patient context).
+func (s *Server) offered(acct *Account, requested []string) []string {
+	var out []string
+	for _, raw := range requested {
+		sc, err := scope.Parse(raw)
+		if err != nil {
+			continue
+		}
+		if p, ok := sc.Permission(); ok {
+			if p.Level == "system" || (p.Level == "user" && !acct.Staff()) {
+				continue
+			}
+		}
+		out = append(out, raw)
+	}
+	return out
+}
+
+func needsPatient(scopes []string) bool {
+	for _, raw := range scopes {
+		if raw == "launch/patient" || strings.HasPrefix(raw, "patient/") {
+			return true
+		}
+	}
+	return false
+}
+
+// proxyPatients are the patients a caregiver may act for: for now the
+// patient of the caregiver's RelatedPerson (Consent adds more later).
+func (s *Server) proxyPatients(ctx context.Context, acct *Account) ([]string, error) {
+	typ, id, _ := strings.Cut(acct.FHIRUser, "/")
+	res, err := s.cfg.Store.Read(ctx, typ, id)
+	if errors.Is(err, fhir.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var rp struct {
+		Patient struct{ Reference string } `json:"patient"`
+	}
+	if err := json.Unmarshal(res.JSON, &rp); err != nil {
+		return nil, nil
+	}
+	if pid, ok := strings.CutPrefix(rp.Patient.Reference, "Patient/"); ok && fhir.ValidID(pid) {
+		return []string{pid}, nil
+	}
+	return nil, nil
+}
+
+// flowPost handles the pipeline's forms: the patient picked, the scopes
+// granted, or the request denied.
+func (s *Server) flowPost(c echo.Context) error {
+	f, err := s.loadFlow(c)
+	if err != nil || !s.checkCSRF(c) {
+		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired",
+			Message: "Go back to the app and start again."})
+	}
+	ctx := c.Request().Context()
+	login, err := s.logins.current(c)
+	if err != nil {
+		return err
+	}
+	if login == nil || login.Account != f.Account {
+		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
+	}
+	acct, err := s.accounts.Get(ctx, f.Account)
+	if err != nil || acct.Disabled {
+		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
+	}
+	switch c.FormValue("action") {
+	case "pick":
+		return s.pick(c, f, acct)
+	case "deny":
+		return s.finish(c, f, login, acct, nil, true)
+	case "grant":
+		kept := map[string]bool{}
+		for _, v := range c.Request().PostForm["scope"] {
+			kept[v] = true
+		}
+		var granted []string
+		for _, raw := range s.offered(acct, strings.Fields(f.Form.Get("scope"))) {
+			if kept[raw] || !choosable(raw) {
+				granted = append(granted, raw)
+			}
+		}
+		return s.finish(c, f, login, acct, granted, false)
+	}
+	return s.advance(c, f)
+}
+
+// choosable scopes get a checkbox; the others (identity and launch
+// context) come with any grant.
+func choosable(raw string) bool {
+	switch raw {
+	case "openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter":
+		return false
+	}
+	return true
+}
+
+// finish turns the flow into fosite's authorization response: a code on
+// the app's redirect URI, or access_denied.
+func (s *Server) finish(c echo.Context, f *flow, login *Login, acct *Account, granted []string, denied bool) error {
+	ctx := c.Request().Context()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/oauth/authorize?"+f.Form.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	ar, err := s.provider.NewAuthorizeRequest(ctx, req)
+	if err != nil {
+		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, err)
+		return nil
+	}
+	_ = s.cfg.Records.DeleteRecord(ctx, kindFlow, f.id)
+	if l := f.Form.Get("launch"); l != "" {
+		_ = s.cfg.Records.DeleteRecord(ctx, kindLaunch, l)
+	}
+	if denied {
+		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, fosite.ErrAccessDenied.WithHint("The user did not allow access."))
+		return nil
+	}
+	if needsPatient(granted) && f.Patient == "" {
+		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, fosite.ErrAccessDenied.WithHint("No patient record is available to this user."))
+		return nil
+	}
+	for _, g := range granted {
+		ar.GrantScope(g)
+	}
+	now := s.now().UTC()
+	sess := newSession()
+	sess.Subject = acct.ID
+	sess.Account, sess.Roles, sess.Issuer = acct.ID, []string{acct.Role}, s.issuer
+	sess.ACR, sess.AMR, sess.AuthTime, sess.Login = login.ACR, login.AMR, login.AuthTime, login.key
+	if needsPatient(granted) {
+		sess.Patient = f.Patient
+		sess.Banner = !f.EHR
+	}
+	sess.Encounter = f.Encounter
+	if ar.GetGrantedScopes().Has("fhirUser") && acct.FHIRUser != "" {
+		sess.FHIRUser = acct.FHIRUser
+	}
+	extra := map[string]any{}
+	if sess.FHIRUser != "" {
+		extra["fhirUser"] = s.base + "/" + sess.FHIRUser
+	}
+	sess.Claims = &jwt.IDTokenClaims{
+		Subject: acct.ID, Issuer: s.issuer, IssuedAt: now, RequestedAt: now, AuthTime: login.AuthTime,
+		AuthenticationContextClassReference: login.ACR, AuthenticationMethodsReferences: login.AMR,
+		Extra: extra,
+	}
+	resp, err := s.provider.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, err)
+		return nil
+	}
+	s.provider.WriteAuthorizeResponse(ctx, c.Response(), ar, resp)
+	return nil
+}
+
+func (s *Server) loadLaunch(ctx context.Context, id string) (*launchContext, error) {
+	r, err := s.cfg.Records.GetRecord(ctx, kindLaunch, id)
+	if err != nil {
+		return nil, err
+	}
+	var lc launchContext
+	return &lc, json.Unmarshal(r.Data, &lc)
+}

@@ -1,0 +1,263 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/oauth/scope"
+)
+
+//go:embed pages/*.html
+var pageFiles embed.FS
+
+func parsePages() *template.Template {
+	return template.Must(template.New("pages").ParseFS(pageFiles, "pages/*.html"))
+}
+
+// pageData is what every page template may show.
+type pageData struct {
+	Title, Message, Error string
+	CSRF, Next, Flow      string
+	Username              string
+	Demo                  bool
+	AppName               string
+	ThirdParty            bool
+	Patient               string
+	Choices               []choice
+	Always                []string
+	Staff, Searched       bool
+	Query                 string
+	Patients              []patientChoice
+}
+
+type choice struct{ Scope, Text string }
+
+type patientChoice struct{ ID, Name, BirthDate string }
+
+// page renders a template with the headers every page carries: no
+// caching, no framing, no script at all.
+func (s *Server) page(c echo.Context, status int, name string, d pageData) error {
+	d.Demo = s.cfg.Demo
+	if d.CSRF == "" {
+		d.CSRF = s.csrfToken(c)
+	}
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, d); err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// safeNext keeps a post-login destination on this server's OAuth pages.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/oauth/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return "/oauth/signed-in"
+}
+
+func (s *Server) loginPage(c echo.Context) error {
+	return s.page(c, http.StatusOK, "login", pageData{Title: "Sign in", Next: safeNext(c.QueryParam("next"))})
+}
+
+// loginPost checks the password. Every failure reads the same, whatever
+// went wrong, so the page never tells whether a username exists.
+func (s *Server) loginPost(c echo.Context) error {
+	next := safeNext(c.FormValue("next"))
+	if !s.checkCSRF(c) {
+		return s.page(c, http.StatusBadRequest, "login", pageData{Title: "Sign in", Next: next,
+			Error: "This page had expired. Please sign in again."})
+	}
+	username := c.FormValue("username")
+	acct, err := s.accounts.Authenticate(c.Request().Context(), username, c.FormValue("password"))
+	if errors.Is(err, ErrBadCredentials) {
+		return s.page(c, http.StatusUnauthorized, "login", pageData{Title: "Sign in: try again", Next: next, Username: username,
+			Error: "That username and password do not match. Check them and try again."})
+	} else if err != nil {
+		return err
+	}
+	s.logins.end(c)
+	if _, err := s.logins.start(c, acct.ID, []string{"pwd"}, ACRPassword); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if !s.checkCSRF(c) {
+		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
+	}
+	s.logins.end(c)
+	return s.page(c, http.StatusOK, "error", pageData{Title: "You are signed out"})
+}
+
+func (s *Server) signedIn(c echo.Context) error {
+	return s.page(c, http.StatusOK, "error", pageData{Title: "You are signed in", Message: "You can close this page."})
+}
+
+// consentPage is the authorization page: what each scope lets the app
+// do, in plain words, with a box to untick for each.
+func (s *Server) consentPage(c echo.Context, f *flow, client *Client, requested []string) error {
+	d := pageData{Title: "Allow " + appName(client) + "?", AppName: appName(client), ThirdParty: !client.Provider, Flow: f.id}
+	for _, raw := range requested {
+		sc, err := scope.Parse(raw)
+		if err != nil {
+			continue
+		}
+		text := scope.Describe(sc)
+		if choosable(raw) {
+			d.Choices = append(d.Choices, choice{Scope: raw, Text: text})
+		} else if text != "" && !contains(d.Always, text) {
+			d.Always = append(d.Always, text)
+		}
+	}
+	if f.Patient != "" && needsPatient(requested) {
+		d.Patient = s.patientLabel(c.Request().Context(), f.Patient)
+	}
+	return s.page(c, http.StatusOK, "authorize", d)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func appName(c *Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+// pickerPage lets a user who may act for several patients choose one: a
+// caregiver from the patients they care for, staff by searching names.
+func (s *Server) pickerPage(c echo.Context, f *flow, acct *Account, ids []string) error {
+	ctx := c.Request().Context()
+	client, _ := s.clients.Get(ctx, f.Client)
+	d := pageData{Title: "Choose a patient", Flow: f.id, Staff: acct.Staff()}
+	if client != nil {
+		d.AppName = appName(client)
+	}
+	if acct.Staff() {
+		q := strings.TrimSpace(c.QueryParam("q"))
+		d.Query = q
+		if q != "" {
+			d.Searched = true
+			found, err := s.searchPatients(ctx, q)
+			if err != nil {
+				return err
+			}
+			d.Patients = found
+		}
+	} else {
+		for _, id := range ids {
+			d.Patients = append(d.Patients, patientChoice{ID: id, Name: s.patientLabel(ctx, id)})
+		}
+		if len(ids) == 0 {
+			d.Error = "There is no patient record you can share yet. Ask the care team to link your account."
+		}
+	}
+	return s.page(c, http.StatusOK, "picker", d)
+}
+
+// pick records the chosen patient, if this user may choose them.
+func (s *Server) pick(c echo.Context, f *flow, acct *Account) error {
+	ctx := c.Request().Context()
+	id := c.FormValue("patient")
+	ok := false
+	switch {
+	case acct.Staff():
+		if fhir.ValidID(id) {
+			res, err := s.cfg.Store.Read(ctx, "Patient", id)
+			ok = err == nil && !res.Deleted
+		}
+	case acct.Role == "proxy":
+		ids, err := s.proxyPatients(ctx, acct)
+		if err != nil {
+			return err
+		}
+		ok = contains(ids, id)
+	}
+	if !ok {
+		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "That patient cannot be chosen", Message: "Go back and choose again."})
+	}
+	f.Patient = id
+	if err := s.saveFlow(ctx, f); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/oauth/flow/"+f.id)
+}
+
+type humanName struct {
+	Text   string   `json:"text"`
+	Family string   `json:"family"`
+	Given  []string `json:"given"`
+}
+
+type patientDoc struct {
+	Name      []humanName `json:"name"`
+	BirthDate string      `json:"birthDate"`
+}
+
+func (p patientDoc) label() string {
+	for _, n := range p.Name {
+		if n.Text != "" {
+			return n.Text
+		}
+		if s := strings.TrimSpace(strings.Join(append(append([]string{}, n.Given...), n.Family), " ")); s != "" {
+			return s
+		}
+	}
+	return "Unnamed patient"
+}
+
+func (s *Server) patientLabel(ctx context.Context, id string) string {
+	res, err := s.cfg.Store.Read(ctx, "Patient", id)
+	if err != nil || res.Deleted {
+		return "Patient " + id
+	}
+	var p patientDoc
+	if json.Unmarshal(res.JSON, &p) != nil {
+		return "Patient " + id
+	}
+	return p.label()
+}
+
+// searchPatients finds up to 20 patients whose name starts with q.
+func (s *Server) searchPatients(ctx context.Context, q string) ([]patientChoice, error) {
+	if s.cfg.SearchPatients == nil {
+		return nil, nil
+	}
+	found, err := s.cfg.SearchPatients(ctx, url.Values{"name": {q}, "_count": {"20"}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]patientChoice, 0, len(found))
+	for _, res := range found {
+		var p patientDoc
+		if json.Unmarshal(res.JSON, &p) != nil {
+			continue
+		}
+		out = append(out, patientChoice{ID: res.ID, Name: p.label(), BirthDate: p.BirthDate})
+	}
+	return out, nil
+}

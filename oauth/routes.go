@@ -1,0 +1,30 @@
+package oauth
+
+import (
+	"github.com/labstack/echo/v4"
+)
+
+// Register lists every route of the authorization server. fhir is the
+// group mounted at the FHIR base (for its .well-known documents).
+func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
+	fhir.GET("/.well-known/smart-configuration", s.smartConfiguration)
+	fhir.GET("/.well-known/openid-configuration", s.openidConfiguration)
+	e.GET("/.well-known/openid-configuration", s.openidConfiguration)
+
+	o := e.Group("/oauth", noStore)
+	o.GET("/authorize", s.authorize)
+	o.POST("/authorize", s.authorize)
+	o.POST("/token", s.token)
+	o.POST("/introspect", s.introspect)
+	o.POST("/revoke", s.revoke)
+	o.GET("/jwks", s.jwksDoc)
+	o.GET("/style.json", s.style)
+
+	o.GET("/login", s.loginPage)
+	o.POST("/login", s.loginPost)
+	o.POST("/logout", s.logout)
+	o.GET("/signed-in", s.signedIn)
+	o.GET("/flow/:id", s.flowStep)
+	o.POST("/flow/:id", s.flowPost)
+	o.GET("/ehr-launch", s.ehrLaunch)
+}

@@ -1,0 +1,182 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	fjwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/oauth/scope"
+)
+
+// Config is the authorization server's configuration, read once by
+// cmd/fhirserver.
+type Config struct {
+	// BaseURL is the FHIR base (http://localhost:8080/fhir): the SMART
+	// aud every authorize request must name, and the issuer.
+	BaseURL string
+	// Records holds clients, accounts, codes, tokens, sessions and keys.
+	Records fhir.Records
+	// Store is read for launch context: a proxy's RelatedPerson, the
+	// patient picker's search.
+	Store fhir.Store
+	// AccessTokenLifespan is at most an hour (SMART); default an hour.
+	AccessTokenLifespan time.Duration
+	// OfflineLifespan is how long an offline_access refresh token lives;
+	// default 90 days.
+	OfflineLifespan time.Duration
+	// IdleTimeout and AbsoluteTimeout bound login sessions (15 minutes,
+	// 12 hours by default).
+	IdleTimeout, AbsoluteTimeout time.Duration
+	Now                          func() time.Time
+	Logger                       *slog.Logger
+	// HTTPClient fetches clients' JWKS URLs.
+	HTTPClient *http.Client
+	// SearchPatients runs a Patient search (the staff patient picker).
+	SearchPatients func(ctx context.Context, query url.Values) ([]*fhir.Resource, error)
+	// Demo puts a "not for real patients" banner on every page.
+	Demo bool
+}
+
+// Server is the SMART App Launch authorization server.
+type Server struct {
+	cfg      Config
+	base     string // FHIR base URL
+	root     string // scheme://host[:port]
+	issuer   string
+	tokenURL string
+	now      func() time.Time
+	log      *slog.Logger
+
+	provider fosite.OAuth2Provider
+	fcfg     *fosite.Config
+	strategy *compose.CommonStrategy
+	storage  *storage
+	clients  Clients
+	accounts Accounts
+	keys     Keys
+	logins   logins
+	jwks     *jwksCache
+	csrfKey  []byte
+	pages    *template.Template
+	origins  *originCache
+}
+
+// New builds the server; it creates the first signing key and the token
+// secret when the store has none.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.AccessTokenLifespan <= 0 || cfg.AccessTokenLifespan > time.Hour {
+		cfg.AccessTokenLifespan = time.Hour
+	}
+	if cfg.OfflineLifespan <= 0 {
+		cfg.OfflineLifespan = 90 * 24 * time.Hour
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 15 * time.Minute
+	}
+	if cfg.AbsoluteTimeout <= 0 {
+		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	root := base
+	if i := strings.Index(base, "://"); i >= 0 {
+		if j := strings.IndexByte(base[i+3:], '/'); j >= 0 {
+			root = base[:i+3+j]
+		}
+	}
+	s := &Server{
+		cfg: cfg, base: base, root: root, issuer: base, tokenURL: root + "/oauth/token",
+		now: cfg.Now, log: cfg.Logger,
+		storage: &storage{rec: cfg.Records, now: cfg.Now},
+		clients: Clients{Records: cfg.Records, Now: cfg.Now},
+		keys:    Keys{Records: cfg.Records, Now: cfg.Now},
+		logins:  logins{rec: cfg.Records, now: cfg.Now, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteTimeout},
+		jwks:    &jwksCache{client: cfg.HTTPClient},
+		pages:   parsePages(),
+	}
+	s.accounts = Accounts{Records: cfg.Records, Now: cfg.Now, Revoke: s.RevokeAccount}
+	s.origins = &originCache{clients: s.clients, now: cfg.Now}
+	if err := s.keys.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	secret, err := hmacSecret(ctx, cfg.Records)
+	if err != nil {
+		return nil, err
+	}
+	s.csrfKey = append([]byte("csrf"), secret...)
+	s.fcfg = &fosite.Config{
+		AccessTokenLifespan:          cfg.AccessTokenLifespan,
+		RefreshTokenLifespan:         cfg.OfflineLifespan,
+		AuthorizeCodeLifespan:        5 * time.Minute,
+		IDTokenLifespan:              time.Hour,
+		IDTokenIssuer:                s.issuer,
+		AccessTokenIssuer:            s.issuer,
+		ScopeStrategy:                scope.Strategy,
+		EnforcePKCE:                  true,
+		TokenURL:                     s.tokenURL,
+		GlobalSecret:                 secret,
+		RefreshTokenScopes:           []string{"offline_access", "online_access"},
+		MinParameterEntropy:          fosite.MinParameterEntropy,
+		ClientAuthenticationStrategy: s.authenticateClient,
+	}
+	s.strategy = &compose.CommonStrategy{
+		CoreStrategy:               compose.NewOAuth2HMACStrategy(s.fcfg),
+		OpenIDConnectTokenStrategy: compose.NewOpenIDConnectStrategy(s.keys.Signer, s.fcfg),
+		Signer:                     &fjwt.DefaultSigner{GetPrivateKey: s.keys.Signer},
+	}
+	s.provider = compose.Compose(s.fcfg, s.storage, s.strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.OAuth2PKCEFactory,
+	)
+	return s, nil
+}
+
+// Clients, Accounts and Keys give the command line its registries.
+func (s *Server) Clients() Clients   { return s.clients }
+func (s *Server) Accounts() Accounts { return s.accounts }
+func (s *Server) Keys() Keys         { return s.keys }
+
+// RevokeAccount ends every login session, code and token of an account.
+func (s *Server) RevokeAccount(ctx context.Context, accountID string) error {
+	return RevokeAccount(ctx, s.cfg.Records, accountID)
+}
+
+// RevokeAccount ends every login session, code and token of an account;
+// the command line calls it without a running server.
+func RevokeAccount(ctx context.Context, rec fhir.Records, accountID string) error {
+	st := &storage{rec: rec, now: time.Now}
+	for _, kind := range []string{kindLogin, kindAccess, kindRefresh, kindCode, kindPKCE, kindOIDC} {
+		name := "subject"
+		if kind == kindLogin {
+			name = "account"
+		}
+		if err := st.deleteWhere(ctx, kind, name, accountID); err != nil {
+			return fmt.Errorf("oauth: revoke account: %w", err)
+		}
+	}
+	return nil
+}
