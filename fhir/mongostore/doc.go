@@ -29,7 +29,21 @@
 //     keeps one small document for every key searched by a unit that
 //     wrote; none is ever deleted;
 //   - probes: one document, written at Open on servers other than
-//     FerretDB, that the search probe queries (see below).
+//     FerretDB, that the search probe queries (see below);
+//   - records: the documents of fhir.Records (OAuth clients, codes and
+//     tokens, accounts, sessions, keys), _id the escaped kind, '|' and the
+//     key, so that GetRecord is one find by _id, with find, the attributes
+//     as strings "kind|name|value" for FindRecords (equality on an array
+//     field), expires and rev. Expiry is checked against Options.Now; the
+//     first PutRecord of a minute deletes the expired ones (FerretDB has no
+//     TTL indexes). Updates replace on the condition of _id, rev and
+//     expiry;
+//   - recordclaims: on servers without transactions, where the server may
+//     be FerretDB v1, whose conditional replace is a find and then a write
+//     by _id alone, an update first inserts a claim, _id the revision it
+//     writes and the record's _id, so that one writer per revision gets
+//     through; the claim is deleted after the replace, and one left by a
+//     writer that died is taken over once older than the lease.
 //
 // # Units of work
 //

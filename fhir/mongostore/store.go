@@ -27,6 +27,8 @@ const (
 	txlogColl     = "txlog"
 	guardsColl    = "guards"
 	probesColl    = "probes"
+	recordsColl   = "records"
+	claimsColl    = "recordclaims"
 )
 
 // Units selects how Write makes a unit of work all-or-nothing.
@@ -81,6 +83,7 @@ type Store struct {
 	history   *mongo.Collection
 	txlog     *mongo.Collection
 	guards    *mongo.Collection
+	rec       recordStore // see records.go
 
 	transactions bool
 	indexed      bool // searches run as $elemMatch filters (see Searches)
@@ -149,6 +152,8 @@ func OpenWith(ctx context.Context, uri, dbName string, o Options) (*Store, error
 	s.history = s.db.Collection(historyColl)
 	s.txlog = s.db.Collection(txlogColl)
 	s.guards = s.db.Collection(guardsColl)
+	s.rec.records = s.db.Collection(recordsColl)
+	s.rec.claims = s.db.Collection(claimsColl)
 	if err := s.open(ctx, o.Units, o.Search); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongostore: open %s: %w", dbName, translate(err))
@@ -227,6 +232,8 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.resources, resources},
 		{s.history, [][]string{{"-order"}, {"type", "-order"}, {"type", "id", "-order"}, {"until", "lastUpdated"}}},
 		{s.txlog, [][]string{{"created"}}},
+		{s.rec.records, recordIndexes},
+		{s.rec.claims, [][]string{{"created"}}},
 	} {
 		have, err := indexNames(ctx, c.coll)
 		if err != nil {
