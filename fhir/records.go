@@ -11,7 +11,8 @@ import (
 // Store (the same database, no second one) and pass storetest.RunRecords.
 //
 // Expired records are invisible: GetRecord answers ErrNotFound for them,
-// FindRecords leaves them out and PutRecord with Rev 0 may replace them.
+// FindRecords leaves them out, PutRecord with Rev 0 may replace them and
+// PutRecord with a Rev > 0 conflicts with them as with an absent record.
 // An engine may purge them whenever it likes.
 type Records interface {
 	// GetRecord returns the record, or ErrNotFound.
