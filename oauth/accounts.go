@@ -235,3 +235,29 @@ func checkPassword(encoded, pw string) bool {
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
+
+// SetPassword replaces an account's password and ends its sessions and
+// tokens.
+func (as Accounts) SetPassword(ctx context.Context, username, password string) error {
+	if len([]rune(password)) < MinPasswordLength {
+		return fmt.Errorf("password: at least %d characters", MinPasswordLength)
+	}
+	for {
+		a, err := as.ByUsername(ctx, username)
+		if err != nil {
+			return err
+		}
+		a.Password = hashPassword(password)
+		err = as.put(ctx, a)
+		if errors.Is(err, fhir.ErrVersionConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if as.Revoke != nil {
+			return as.Revoke(ctx, a.ID)
+		}
+		return nil
+	}
+}

@@ -239,3 +239,7 @@ func randomBytes(n int) []byte {
 	}
 	return b
 }
+
+// NewSecret returns n random bytes as URL-safe text (for generated
+// passwords and secrets).
+func NewSecret(n int) string { return randomToken(n) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/oncofhir/oncofhir/oauth/scope"
 )
@@ -199,3 +200,28 @@ const (
 	ACRTwoFactor         = "urn:oncofhir:acr:2fa"
 	ACRPhishingResistant = "urn:oncofhir:acr:phishing-resistant"
 )
+
+// CapabilitySecurity is the CapabilityStatement's rest.security: the
+// SMART-on-FHIR service and the oauth-uris extension naming the
+// endpoints.
+func (s *Server) CapabilitySecurity() *models.CapabilityStatementRestSecurity {
+	e := s.Endpoints()
+	uri := func(name, v string) models.Extension {
+		return models.Extension{Url: name, ValueUri: &v}
+	}
+	system, code, display := "http://terminology.hl7.org/CodeSystem/restful-security-service", "SMART-on-FHIR", "SMART-on-FHIR"
+	text := "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)"
+	cors := true
+	return &models.CapabilityStatementRestSecurity{
+		Cors: &cors,
+		Extension: []models.Extension{{
+			Url: "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+			Extension: []models.Extension{
+				uri("authorize", e.Authorize), uri("token", e.Token),
+				uri("introspect", e.Introspect), uri("revoke", e.Revoke),
+			},
+		}},
+		Service:     []models.CodeableConcept{{Coding: []models.Coding{{System: &system, Code: &code, Display: &display}}, Text: &text}},
+		Description: &text,
+	}
+}

@@ -30,7 +30,7 @@ func (m *Main) do(ctx context.Context, method, path string, body []byte) (int, [
 	req := httptest.NewRequest(method, path, bytes.NewReader(body)).WithContext(ctx)
 	req.Header.Set("Content-Type", "application/fhir+json")
 	rec := httptest.NewRecorder()
-	m.Echo.ServeHTTP(rec, req)
+	m.internal.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.Bytes()
 }
 

@@ -36,11 +36,17 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 		return importCmd(ctx, args, logger)
 	case "generate":
 		return generateCmd(args)
+	case "client":
+		return clientCmd(ctx, args, os.Stdout)
+	case "user":
+		return userCmd(ctx, args, os.Stdin, os.Stdout)
+	case "key":
+		return keyCmd(ctx, args, os.Stdout)
 	case "help":
-		fmt.Println("usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags]")
+		fmt.Println("usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags] | client add|list|remove | user add|list|disable | key list|rotate|retire")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, import, generate)", cmd)
+	return fmt.Errorf("unknown command %q (serve, import, generate, client, user, key)", cmd)
 }
 
 func serve(ctx context.Context, args []string, logger *slog.Logger) error {

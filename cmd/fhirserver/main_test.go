@@ -17,7 +17,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 func startMain(t *testing.T, cfg Config) *Main {
 	t.Helper()
-	m := &Main{Config: cfg, Logger: quiet()}
+	m := &Main{Config: cfg, Logger: quiet(), DemoOut: io.Discard}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,9 @@ func testConfig(dir string) Config {
 
 func get(t *testing.T, m *Main, path string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Get("http://" + m.Addr() + path)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+m.Addr()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+systemToken(t, m))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +163,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	m := startMain(t, testConfig(t.TempDir()))
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("POST", "http://"+m.Addr()+"/fhir/Patient", pr)
+	req.Header.Set("Authorization", "Bearer "+systemToken(t, m))
 	req.Header.Set("Content-Type", "application/fhir+json")
 	done := make(chan int, 1)
 	go func() {

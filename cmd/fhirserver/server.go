@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -16,8 +19,10 @@ import (
 	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/mongostore"
 	"github.com/oncofhir/oncofhir/fhir/rest"
+	"github.com/oncofhir/oncofhir/fhir/search"
 	"github.com/oncofhir/oncofhir/fhir/searchparam"
 	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
+	"github.com/oncofhir/oncofhir/oauth"
 )
 
 // version is the software version reported in the CapabilityStatement.
@@ -29,11 +34,18 @@ type Main struct {
 	Config Config
 	Logger *slog.Logger
 
-	Store fhir.Store
-	Echo  *echo.Echo
-	ln    net.Listener
-	srv   *http.Server
-	done  chan error
+	Store    fhir.Store
+	OAuth    *oauth.Server
+	Echo     *echo.Echo
+	internal *echo.Echo
+	// Listener, when set, is used instead of listening on Config.Addr
+	// (tests that must know the port before the base URL).
+	Listener net.Listener
+	// DemoOut receives the demo app and users (stderr when nil).
+	DemoOut io.Writer
+	ln      net.Listener
+	srv     *http.Server
+	done    chan error
 }
 
 // Open opens the configured store and builds the router without listening.
@@ -71,22 +83,34 @@ func (m *Main) Open(ctx context.Context) error {
 		// This engine cannot run search criteria yet: advertise no search.
 		searchable = nil
 	}
+	rec, ok := m.Store.(fhir.Records)
+	if !ok {
+		return fmt.Errorf("store %T keeps no records", m.Store)
+	}
+	m.OAuth, err = oauth.New(ctx, oauth.Config{
+		BaseURL: m.Config.FHIRBase(), Records: rec, Store: m.Store, Logger: m.Logger, Demo: m.Config.Demo,
+		SearchPatients: func(ctx context.Context, q url.Values) ([]*fhir.Resource, error) {
+			p, err := search.Parse("Patient", q, params, search.Options{})
+			if err != nil {
+				return nil, err
+			}
+			p.Query.Limit = 20
+			return m.Store.Search(ctx, p.Query)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("authorization server: %w", err)
+	}
 	opts, err := capabilityOptions(m.Config, searchable)
 	if err != nil {
 		return err
 	}
+	opts.Security = m.OAuth.CapabilitySecurity()
 	capability, err := conformance.CapabilityStatement(opts)
 	if err != nil {
 		return err
 	}
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = rest.ErrorHandler(m.Logger)
-	e.Use(middleware.RequestID())
-	e.Use(middleware.Recover())
-	e.Use(requestLog(m.Logger))
-	e.Use(securityHeaders)
-	rest.Register(e.Group("/fhir"), rest.Deps{
+	deps := rest.Deps{
 		Store:          m.Store,
 		Validator:      validator,
 		BaseURL:        m.Config.FHIRBase(),
@@ -99,7 +123,25 @@ func (m *Main) Open(ctx context.Context) error {
 		Compartment:    conformance.PatientCompartment(),
 		CursorKey:      []byte(m.Config.CursorKey),
 		SummaryFilter:  conformance.SummaryFilter,
-	})
+	}
+	// The internal router serves the import and demo commands in process:
+	// the same validation and transactions, without a token.
+	m.internal = echo.New()
+	m.internal.HTTPErrorHandler = rest.ErrorHandler(m.Logger)
+	rest.Register(m.internal.Group("/fhir"), deps)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = rest.ErrorHandler(m.Logger)
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(requestLog(m.Logger))
+	e.Use(securityHeaders)
+	e.Use(m.OAuth.CORS)
+	g := e.Group("/fhir")
+	m.OAuth.Register(e, g)
+	g.Use(m.OAuth.Bearer)
+	rest.Register(g, deps)
 	m.Echo = e
 	return nil
 }
@@ -114,11 +156,18 @@ func (m *Main) Run(ctx context.Context) error {
 			_ = m.Store.Close()
 			return fmt.Errorf("demo data: %w", err)
 		}
+		if err := m.demoAccess(ctx, m.demoOut()); err != nil {
+			_ = m.Store.Close()
+			return fmt.Errorf("demo access: %w", err)
+		}
 	}
-	ln, err := net.Listen("tcp", m.Config.Addr)
-	if err != nil {
-		_ = m.Store.Close()
-		return err
+	ln := m.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", m.Config.Addr); err != nil {
+			_ = m.Store.Close()
+			return err
+		}
 	}
 	m.ln = ln
 	m.srv = &http.Server{
@@ -193,4 +242,11 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("X-Frame-Options", "DENY")
 		return next(c)
 	}
+}
+
+func (m *Main) demoOut() io.Writer {
+	if m.DemoOut != nil {
+		return m.DemoOut
+	}
+	return os.Stderr
 }

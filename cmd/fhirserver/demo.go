@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/oauth"
+)
+
+// Demo app and accounts, created by --demo.
+const (
+	demoClientID    = "demo-app"
+	demoRedirectURI = "http://localhost:8000/callback"
+	demoLaunchURI   = "http://localhost:8000/launch"
+	demoScopes      = "launch launch/patient openid fhirUser profile offline_access online_access " +
+		"patient/*.rs patient/*.read patient/*.cruds user/*.rs user/*.read user/*.cruds"
+)
+
+type demoUser struct {
+	Username, Role, FHIRUser, Password string
+}
+
+// demoAccess registers the demo app and the demo users (a patient, their
+// caregiver, an oncologist, a nurse, front desk and billing) with fresh
+// random passwords at every start, and prints them.
+func (m *Main) demoAccess(ctx context.Context, out io.Writer) error {
+	patients, err := m.Store.Search(ctx, fhir.Query{Type: "Patient", Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(patients) == 0 {
+		return errors.New("no demo patient")
+	}
+	pid := patients[0].ID
+	rp, err := m.ensureResource(ctx, "RelatedPerson", "demo-caregiver", fmt.Sprintf(
+		`{"resourceType":"RelatedPerson","id":"demo-caregiver","active":true,"patient":{"reference":"Patient/%s"},`+
+			`"relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode","code":"SPS","display":"spouse"}]}],`+
+			`"name":[{"family":"Rivera","given":["Sam"]}]}`, pid))
+	if err != nil {
+		return err
+	}
+	pr, err := m.ensureResource(ctx, "Practitioner", "demo-oncologist",
+		`{"resourceType":"Practitioner","id":"demo-oncologist","active":true,"name":[{"family":"Okafor","given":["Ada"],"prefix":["Dr."]}]}`)
+	if err != nil {
+		return err
+	}
+	users := []demoUser{
+		{"patient", "patient", "Patient/" + pid, ""},
+		{"caregiver", "proxy", rp, ""},
+		{"oncologist", "oncologist", pr, ""},
+		{"nurse", "nurse", "", ""},
+		{"frontdesk", "front-desk", "", ""},
+		{"billing", "billing", "", ""},
+	}
+	accounts := m.OAuth.Accounts()
+	for i := range users {
+		u := &users[i]
+		u.Password = demoPassword()
+		_, err := accounts.Add(ctx, u.Username, u.Role, u.FHIRUser, u.Password)
+		if errors.Is(err, oauth.ErrAccountExists) {
+			err = accounts.SetPassword(ctx, u.Username, u.Password)
+		}
+		if err != nil {
+			return fmt.Errorf("demo user %s: %w", u.Username, err)
+		}
+	}
+	_, err = m.OAuth.Clients().Add(ctx, &oauth.Client{ID: demoClientID, Name: "Demo app", Type: oauth.ClientPublic,
+		RedirectURIs: []string{demoRedirectURI}, LaunchURI: demoLaunchURI, Scopes: strings.Fields(demoScopes)})
+	if err != nil && !errors.Is(err, oauth.ErrClientExists) {
+		return fmt.Errorf("demo client: %w", err)
+	}
+	fmt.Fprintln(out, "\n*** DEMO MODE: synthetic data only; never use this server for real patient data. ***")
+	fmt.Fprintf(out, "Demo app: client_id %s (public), redirect URI %s, launch URI %s\n", demoClientID, demoRedirectURI, demoLaunchURI)
+	fmt.Fprintln(out, "Demo users (passwords are new at every start):")
+	for _, u := range users {
+		fmt.Fprintf(out, "  %-11s %-11s %s  %s\n", u.Username, u.Role, u.Password, u.FHIRUser)
+	}
+	return nil
+}
+
+// demoPassword is 80 random bits, URL-safe.
+func demoPassword() string {
+	return oauth.NewSecret(10)
+}
+
+// ensureResource creates a resource with a fixed id unless it exists; it
+// returns its relative reference.
+func (m *Main) ensureResource(ctx context.Context, typ, id, body string) (string, error) {
+	if _, err := m.Store.Read(ctx, typ, id); err == nil {
+		return typ + "/" + id, nil
+	}
+	status, resp := m.do(ctx, http.MethodPut, "/fhir/"+typ+"/"+id, []byte(body))
+	if status != http.StatusCreated && status != http.StatusOK {
+		var oo json.RawMessage = resp
+		return "", fmt.Errorf("create %s/%s: %d %s", typ, id, status, diagnostics(oo))
+	}
+	return typ + "/" + id, nil
+}
