@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -220,33 +219,9 @@ var recordBehaviours = []recordBehaviour{
 
 	{name: "racing read-modify-write: exactly one writer wins each revision", run: racingIncrements},
 
-	{name: "racing creates of one key: exactly one wins", run: func(e *recEnv) {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		won, lost := 0, 0
-		for w := range recordWriters {
-			wg.Go(func() {
-				err := e.r.PutRecord(e.ctx, rec("oauth.code", "c1", `{"w":`+strconv.Itoa(w)+`}`, live()))
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					won++
-				case errors.Is(err, fhir.ErrVersionConflict):
-					lost++
-				default:
-					e.t.Errorf("writer %d: %v", w, err)
-				}
-			})
-		}
-		wg.Wait()
-		if won != 1 || lost != recordWriters-1 {
-			e.t.Errorf("%d creates won and %d lost, want 1 and %d", won, lost, recordWriters-1)
-		}
-		if got := e.get("oauth.code", "c1"); got.Rev != 1 {
-			e.t.Errorf("Rev = %d, want 1", got.Rev)
-		}
-	}},
+	{name: "racing creates of one key: exactly one wins", run: racingCreates(false)},
+
+	{name: "racing creates over an expired record: exactly one wins", run: racingCreates(true)},
 
 	{name: "delete removes the record, its attributes and its key", run: func(e *recEnv) {
 		e.put(rec("oauth.refresh", "r1", `{}`, live(), "grant", "g1"))
@@ -377,74 +352,4 @@ var recordBehaviours = []recordBehaviour{
 		e.find("signing.key", "use", "sig")
 		sameRecord(e.t, e.get("signing.key", "k1"), r)
 	}},
-}
-
-const (
-	recordWriters    = 8
-	incrementsEach   = 10
-	maxRecordRetries = 2000 // a store that never lets a writer through fails instead of hanging
-)
-
-// racingIncrements has writers increment one counter record by
-// read-modify-write, retrying on conflict: the count must come out exact
-// and every revision must have gone to exactly one writer.
-func racingIncrements(e *recEnv) {
-	e.put(rec("counter", "c", "0", live()))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wonRev := map[int64]int{}
-	for w := range recordWriters {
-		wg.Go(func() {
-			for done, attempts := 0, 0; done < incrementsEach; attempts++ {
-				if attempts == maxRecordRetries {
-					e.t.Errorf("writer %d: %d attempts for %d increments", w, attempts, done)
-					return
-				}
-				cur, err := e.r.GetRecord(e.ctx, "counter", "c")
-				if err != nil {
-					e.t.Errorf("writer %d: GetRecord: %v", w, err)
-					return
-				}
-				n, err := strconv.Atoi(string(cur.Data))
-				if err != nil {
-					e.t.Errorf("writer %d: counter %q: %v", w, cur.Data, err)
-					return
-				}
-				prev := cur.Rev
-				cur.Data = []byte(strconv.Itoa(n + 1))
-				err = e.r.PutRecord(e.ctx, cur)
-				switch {
-				case errors.Is(err, fhir.ErrVersionConflict):
-					continue
-				case err != nil:
-					e.t.Errorf("writer %d: PutRecord: %v", w, err)
-					return
-				}
-				if cur.Rev <= prev {
-					e.t.Errorf("writer %d: Rev went from %d to %d", w, prev, cur.Rev)
-				}
-				mu.Lock()
-				wonRev[cur.Rev]++
-				mu.Unlock()
-				done++
-			}
-		})
-	}
-	wg.Wait()
-	if e.t.Failed() {
-		return
-	}
-	const total = recordWriters * incrementsEach
-	got := e.get("counter", "c")
-	if string(got.Data) != strconv.Itoa(total) {
-		e.t.Errorf("counter = %s, want %d", got.Data, total)
-	}
-	if got.Rev != total+1 {
-		e.t.Errorf("Rev = %d, want %d", got.Rev, total+1)
-	}
-	for rev := int64(2); rev <= total+1; rev++ {
-		if wonRev[rev] != 1 {
-			e.t.Errorf("revision %d was won by %d writers, want 1", rev, wonRev[rev])
-		}
-	}
 }
