@@ -200,7 +200,8 @@ func (s *Store) FindRecords(ctx context.Context, kind, name, value string) ([]*f
 
 // PutRecord creates (rec.Rev 0) or replaces (rec.Rev the stored revision)
 // the record, as a unit of work of Write: serialised with every other
-// write and durable when it returns.
+// write and durable when it returns. Like Write, it must not be called
+// from inside a unit of work: it would wait for that unit to end.
 func (s *Store) PutRecord(ctx context.Context, rec *fhir.Record) error {
 	if rec == nil || rec.Kind == "" || rec.Key == "" {
 		return errors.New("sqlitestore: put record: kind and key are required")
