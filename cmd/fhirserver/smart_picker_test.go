@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// TestPatientContextFollowsTheUser: a caregiver gets the patient of their
+// RelatedPerson; staff pick a patient on the picker page, found by name;
+// a caregiver cannot pick someone else's patient.
+func TestPatientContextFollowsTheUser(t *testing.T) {
+	s := startSMART(t)
+	ctx := context.Background()
+	if _, err := s.ensureResource(ctx, "RelatedPerson", "rp-1",
+		`{"resourceType":"RelatedPerson","id":"rp-1","patient":{"reference":"Patient/pat-a"},"name":[{"family":"Abbott","given":["Al"]}]}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OAuth.Accounts().Add(ctx, "al", "proxy", "RelatedPerson/rp-1", "caregiver passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OAuth.Accounts().Add(ctx, "nurse-n", "nurse", "", "nurse passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	conf := s.oauthConfig("launch/patient openid fhirUser patient/*.rs")
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir"))
+
+	t.Run("caregiver → their patient, no picker", func(t *testing.T) {
+		resp, body := signIn(t, browser(t), authURL, "al", "caregiver passphrase")
+		if resp.StatusCode != 200 || !strings.Contains(body, "Ann Abbott") || !strings.Contains(body, "Allow Test app") {
+			t.Fatalf("%d:\n%s", resp.StatusCode, body)
+		}
+	})
+	t.Run("caregiver cannot pick another patient", func(t *testing.T) {
+		b := browser(t)
+		resp, body := signIn(t, b, authURL, "al", "caregiver passphrase")
+		resp, err := b.PostForm(resp.Request.URL.String(), url.Values{"csrf": {pageCSRF(t, body)}, "action": {"pick"}, "patient": {"pat-b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%d", resp.StatusCode)
+		}
+	})
+	t.Run("staff search and pick", func(t *testing.T) {
+		b := browser(t)
+		resp, body := signIn(t, b, authURL, "nurse-n", "nurse passphrase")
+		if !strings.Contains(body, "Choose a patient") || !strings.Contains(body, `<label for="q">`) {
+			t.Fatalf("expected the picker:\n%s", body)
+		}
+		flowURL := resp.Request.URL.String()
+		resp, err := b.Get(flowURL + "?q=brow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = readAll(t, resp)
+		if !strings.Contains(body, "Ben Brown") || strings.Contains(body, "Ann Abbott") {
+			t.Fatalf("search by name prefix:\n%s", body)
+		}
+		resp, err = b.PostForm(flowURL, url.Values{"csrf": {pageCSRF(t, body)}, "action": {"pick"}, "patient": {"pat-b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = readAll(t, resp)
+		if !strings.Contains(body, "Allow Test app") || !strings.Contains(body, "Ben Brown") {
+			t.Fatalf("after picking:\n%s", body)
+		}
+		resp, err = b.PostForm(flowURL, url.Values{"csrf": {pageCSRF(t, body)}, "action": {"grant"}, "scope": {"patient/*.rs"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		loc, err := resp.Location()
+		if err != nil {
+			t.Fatalf("no redirect: %d", resp.StatusCode)
+		}
+		tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.Extra("patient") != "pat-b" {
+			t.Errorf("patient = %v", tok.Extra("patient"))
+		}
+	})
+	t.Run("a flow cannot be continued from another browser", func(t *testing.T) {
+		resp, _ := signIn(t, browser(t), authURL, "ann", "correct horse battery")
+		other := browser(t)
+		r2, err := other.Get(resp.Request.URL.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, r2)
+		if r2.StatusCode != http.StatusBadRequest || strings.Contains(body, "Allow Test app") {
+			t.Errorf("%d", r2.StatusCode)
+		}
+	})
+}
