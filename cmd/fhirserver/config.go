@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is read once, here, from flags and FHIR_* environment variables
@@ -19,6 +20,11 @@ type Config struct {
 	Demo         bool
 	MaxBodyBytes int64
 	CursorKey    string // signs paging cursors; random per process when empty
+	// Token and session lifetimes.
+	AccessTokenLifetime time.Duration
+	OfflineLifetime     time.Duration
+	SessionIdle         time.Duration
+	SessionMax          time.Duration
 }
 
 // FHIRBase is the base URL of the FHIR API.
@@ -44,6 +50,13 @@ func envBool(name string, def bool) bool {
 	return def
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(env(name, def.String())); err == nil {
+		return v
+	}
+	return def
+}
+
 func envInt(name string, def int64) int64 {
 	if v, err := strconv.ParseInt(env(name, strconv.FormatInt(def, 10)), 10, 64); err == nil {
 		return v
@@ -62,6 +75,10 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.BoolVar(&c.Demo, "demo", envBool("FHIR_DEMO", false), "load synthetic demo patients into an empty store (FHIR_DEMO)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body", envInt("FHIR_MAX_BODY", 16<<20), "largest request body in bytes (FHIR_MAX_BODY)")
 	fs.StringVar(&c.CursorKey, "cursor-key", env("FHIR_CURSOR_KEY", ""), "secret that signs paging links; set the same value on every process of one deployment (FHIR_CURSOR_KEY, or FHIR_CURSOR_KEY_FILE)")
+	fs.DurationVar(&c.AccessTokenLifetime, "access-token-lifetime", envDuration("FHIR_ACCESS_TOKEN_LIFETIME", time.Hour), "lifetime of access tokens, at most 1h (FHIR_ACCESS_TOKEN_LIFETIME)")
+	fs.DurationVar(&c.OfflineLifetime, "offline-lifetime", envDuration("FHIR_OFFLINE_LIFETIME", 90*24*time.Hour), "lifetime of offline_access refresh tokens (FHIR_OFFLINE_LIFETIME)")
+	fs.DurationVar(&c.SessionIdle, "session-idle", envDuration("FHIR_SESSION_IDLE", 15*time.Minute), "sign-in sessions end after this long unused (FHIR_SESSION_IDLE)")
+	fs.DurationVar(&c.SessionMax, "session-max", envDuration("FHIR_SESSION_MAX", 12*time.Hour), "sign-in sessions end this long after sign-in (FHIR_SESSION_MAX)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
@@ -78,6 +95,15 @@ func (c Config) validate() error {
 	}
 	if c.MongoURI == "" && c.DataDir == "" {
 		return fmt.Errorf("--data is required for the embedded store")
+	}
+	if c.AccessTokenLifetime <= 0 || c.AccessTokenLifetime > time.Hour {
+		return fmt.Errorf("--access-token-lifetime must be positive and at most 1h")
+	}
+	if c.OfflineLifetime < 24*time.Hour {
+		return fmt.Errorf("--offline-lifetime must be at least 24h")
+	}
+	if c.SessionIdle <= 0 || c.SessionMax < c.SessionIdle {
+		return fmt.Errorf("--session-idle must be positive and no longer than --session-max")
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("--max-body must be at least 1024 bytes")

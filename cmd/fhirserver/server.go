@@ -89,6 +89,8 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.OAuth, err = oauth.New(ctx, oauth.Config{
 		BaseURL: m.Config.FHIRBase(), Records: rec, Store: m.Store, Logger: m.Logger, Demo: m.Config.Demo,
+		AccessTokenLifespan: m.Config.AccessTokenLifetime, OfflineLifespan: m.Config.OfflineLifetime,
+		IdleTimeout: m.Config.SessionIdle, AbsoluteTimeout: m.Config.SessionMax,
 		SearchPatients: func(ctx context.Context, q url.Values) ([]*fhir.Resource, error) {
 			p, err := search.Parse("Patient", q, params, search.Options{})
 			if err != nil {
