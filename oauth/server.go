@@ -12,6 +12,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/token/hmac"
 	fjwt "github.com/ory/fosite/token/jwt"
 
 	"github.com/oncofhir/oncofhir/fhir"
@@ -60,6 +61,7 @@ type Server struct {
 	provider fosite.OAuth2Provider
 	fcfg     *fosite.Config
 	strategy *compose.CommonStrategy
+	enigma   *hmac.HMACStrategy // checks an access token's HMAC
 	storage  *storage
 	clients  Clients
 	accounts Accounts
@@ -137,8 +139,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MinParameterEntropy:          fosite.MinParameterEntropy,
 		ClientAuthenticationStrategy: s.authenticateClient,
 	}
+	core := compose.NewOAuth2HMACStrategy(s.fcfg)
+	s.enigma = core.Enigma
 	s.strategy = &compose.CommonStrategy{
-		CoreStrategy:               compose.NewOAuth2HMACStrategy(s.fcfg),
+		CoreStrategy:               core,
 		OpenIDConnectTokenStrategy: compose.NewOpenIDConnectStrategy(s.keys.Signer, s.fcfg),
 		Signer:                     &fjwt.DefaultSigner{GetPrivateKey: s.keys.Signer},
 	}
