@@ -226,6 +226,25 @@ func secretMatches(hash []byte, secret string) bool {
 	return len(hash) == len(sum) && subtle.ConstantTimeCompare(hash, sum[:]) == 1
 }
 
+// secretHasher lets fosite compare client secrets the way they are kept
+// here. fosite's default hasher is bcrypt, and the introspection endpoint
+// checks Basic credentials with it rather than through
+// authenticateClient, so without this every confidential client would
+// be refused there.
+type secretHasher struct{}
+
+func (secretHasher) Compare(_ context.Context, hash, data []byte) error {
+	if !secretMatches(hash, string(data)) {
+		return errors.New("oauth: client secret does not match")
+	}
+	return nil
+}
+
+func (secretHasher) Hash(_ context.Context, data []byte) ([]byte, error) {
+	sum := sha256.Sum256(data)
+	return sum[:], nil
+}
+
 // randomToken returns n random bytes, URL-safe base64 without padding:
 // no '%' or '+', so Basic authentication survives URL decoding.
 func randomToken(n int) string {

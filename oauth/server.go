@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RefreshTokenScopes:           []string{"offline_access", "online_access"},
 		MinParameterEntropy:          fosite.MinParameterEntropy,
 		ClientAuthenticationStrategy: s.authenticateClient,
+		ClientSecretsHasher:          secretHasher{},
 	}
 	core := compose.NewOAuth2HMACStrategy(s.fcfg)
 	s.enigma = core.Enigma
