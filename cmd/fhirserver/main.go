@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -16,7 +17,7 @@ import (
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(context.Background(), os.Args[1:], logger); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, logger); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "fhirserver:", err)
 		}
@@ -24,7 +25,9 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, logger *slog.Logger) error {
+// run dispatches a command line; the administrative commands read stdin
+// and write to stdout, both given so tests can drive them.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, logger *slog.Logger) error {
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -37,13 +40,13 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 	case "generate":
 		return generateCmd(args)
 	case "client":
-		return clientCmd(ctx, args, os.Stdout)
+		return clientCmd(ctx, args, stdout)
 	case "user":
-		return userCmd(ctx, args, os.Stdin, os.Stdout)
+		return userCmd(ctx, args, stdin, stdout)
 	case "key":
-		return keyCmd(ctx, args, os.Stdout)
+		return keyCmd(ctx, args, stdout)
 	case "help":
-		fmt.Println("usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags] | client add|list|remove | user add|list|disable | key list|rotate|retire")
+		fmt.Fprintln(stdout, "usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags] | client add|list|remove | user add|list|disable | key list|rotate|retire")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (serve, import, generate, client, user, key)", cmd)
