@@ -232,6 +232,11 @@ func checkPassword(encoded, pw string) bool {
 	if err1 != nil || err2 != nil {
 		return false
 	}
+	// A damaged hash refuses rather than panic in argon2 (zero passes,
+	// zero threads, an empty key) or compare a few bytes.
+	if t < 1 || p < 1 || len(want) < 16 {
+		return false
+	}
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
