@@ -91,7 +91,9 @@ func (s *Server) jwksDoc(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	// Short, so a rotated key is fetched soon (and relying parties refetch
+	// on an unknown kid anyway).
+	c.Response().Header().Set("Cache-Control", "public, max-age=60")
 	body, err := json.Marshal(set)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -110,8 +111,55 @@ func (s *Server) introspect(c echo.Context) error {
 		s.provider.WriteIntrospectionError(ctx, c.Response(), err)
 		return nil
 	}
+	if ir.IsActive() && !s.mayIntrospect(c, ir.GetAccessRequester().GetClient().GetID()) {
+		// Not the caller's business: the same answer as for an unknown token.
+		s.provider.WriteIntrospectionError(ctx, c.Response(), fosite.ErrInactiveToken)
+		return nil
+	}
 	s.provider.WriteIntrospectionResponse(ctx, c.Response(), ir)
 	return nil
+}
+
+// mayIntrospect: a client learns about its own tokens; a resource server
+// (a client registered with, or a token holding, a system scope) about
+// any token. fosite has authenticated the caller already.
+func (s *Server) mayIntrospect(c echo.Context, tokenClient string) bool {
+	r := c.Request()
+	if id, _, ok := r.BasicAuth(); ok {
+		if v, err := url.QueryUnescape(id); err == nil {
+			id = v
+		}
+		if id == tokenClient {
+			return true
+		}
+		caller, err := s.clients.Get(r.Context(), id)
+		if err != nil {
+			return false
+		}
+		for _, raw := range caller.Scopes {
+			if strings.HasPrefix(raw, scope.System+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	tok, ok := cutBearer(r.Header.Get("Authorization"))
+	if !ok {
+		return false
+	}
+	p, err := s.principal(r.Context(), tok)
+	if err != nil || p == nil {
+		return false
+	}
+	if p.Client == tokenClient {
+		return true
+	}
+	for _, perm := range p.Scopes {
+		if perm.Level == scope.System {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) revoke(c echo.Context) error {

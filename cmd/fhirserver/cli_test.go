@@ -138,10 +138,17 @@ func TestClientAddConfidentialBesideRunningServer(t *testing.T) {
 		}
 	})
 	t.Run("the secret authenticates at the introspection endpoint", func(t *testing.T) {
+		// Authenticated (200, not 401); another client's token reads as
+		// inactive to an app that is no resource server.
 		status, body, _ := postForm(t, s.Main, "/oauth/introspect", url.Values{"token": {systemToken(t, s.Main)}},
 			http.Header{"Authorization": {"Basic " + basicAuth("portal", secret)}})
-		if status != 200 || body["active"] != true {
+		if status != 200 || body["active"] != false {
 			t.Errorf("introspect: %d %v", status, body)
+		}
+		status, _, _ = postForm(t, s.Main, "/oauth/introspect", url.Values{"token": {systemToken(t, s.Main)}},
+			http.Header{"Authorization": {"Basic " + basicAuth("portal", "not-"+secret)}})
+		if status != http.StatusUnauthorized {
+			t.Errorf("introspect with a wrong secret: %d", status)
 		}
 	})
 	t.Run("client list shows it without the secret", func(t *testing.T) {

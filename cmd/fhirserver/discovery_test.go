@@ -455,7 +455,12 @@ func TestIntrospection(t *testing.T) {
 	tok := s.launch(t, "launch/patient openid fhirUser patient/*.rs")
 	id := idTokenClaims(t, tok.Extra("id_token").(string))
 	secret, err := s.OAuth.Clients().Add(ctx, &oauth.Client{ID: "resource-server", Type: oauth.ClientConfidential,
-		RedirectURIs: []string{"https://rs.example/cb"}, Scopes: []string{"openid"}})
+		RedirectURIs: []string{"https://rs.example/cb"}, Scopes: []string{"openid", "system/*.rs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSecret, err := s.OAuth.Clients().Add(ctx, &oauth.Client{ID: "other-app", Type: oauth.ClientConfidential,
+		RedirectURIs: []string{"https://other.example/cb"}, Scopes: []string{"openid", "patient/*.rs"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,6 +524,7 @@ func TestIntrospection(t *testing.T) {
 		wantStatus int
 	}{
 		{"unknown token → 200 active false", "invalid_token_value", basic("resource-server", secret), 200},
+		{"another app's token, asked by an app that is no resource server → 200 active false", tok.AccessToken, basic("other-app", otherSecret), 200},
 		{"unknown token, bearer caller → 200 active false", oauth.NewSecret(32), bearer(systemToken(t, s.Main)), 200},
 		{"no caller authentication → 401", tok.AccessToken, nil, 401},
 		{"wrong client secret → 401", tok.AccessToken, basic("resource-server", "wrong"), 401},
