@@ -32,6 +32,10 @@
 // markdown table, headed with the machine it ran on, is ready for the
 // README. The exit status is 1 when the load fails or any request failed.
 //
+// fhirbench keygen -out bench writes a key for a SMART backend client,
+// bench.key (mode 0600) and its public bench.jwks.json, and prints the
+// command that registers it with the server.
+//
 // It sends requests only to -base, and follows paging links only on that
 // scheme and host; use it on servers you run.
 package main
@@ -103,6 +107,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "keygen" {
+		err := keygen(os.Args[2:], os.Stdout, os.Stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fhirbench keygen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(2)
