@@ -15,11 +15,19 @@ import (
 )
 
 // client sends FHIR requests to one base URL and nowhere else: paging links
-// that point at another scheme or host are refused.
+// that point at another scheme or host are refused. With auth set, every
+// request carries its bearer token.
 type client struct {
 	base   string // without a trailing slash
 	origin string // scheme://host of base
 	http   *http.Client
+	auth   tokenSource // nil: requests go without a token
+}
+
+// tokenSource hands out the access token to send now; many goroutines ask
+// it at once. backendauth.Source is one.
+type tokenSource interface {
+	Token(ctx context.Context) (string, error)
 }
 
 func newClient(base string, conns int, timeout time.Duration) (*client, error) {
@@ -97,6 +105,13 @@ func (c *client) do(ctx context.Context, method, ref string, body []byte, want i
 		return err
 	}
 	req.Header.Set("Accept", "application/fhir+json")
+	if c.auth != nil {
+		tok, err := c.auth.Token(ctx)
+		if err != nil {
+			return &noTokenError{err}
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/fhir+json")
 	}

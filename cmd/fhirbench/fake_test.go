@@ -17,12 +17,14 @@ import (
 
 // fakeFHIR answers like the FHIR API, for the requests fhirbench sends:
 // transaction Bundles (each entry gets a Location), reads, searches with
-// paging links, $everything in pages, and creates.
+// paging links, $everything in pages, and creates. With auth set, it asks
+// for bearer tokens as the server does (auth_test.go).
 type fakeFHIR struct {
 	srv      *httptest.Server
 	base     string
 	nextID   atomic.Int64
 	requests atomic.Int64
+	auth     *fakeAuth // nil: no tokens asked for
 
 	mu       sync.Mutex
 	patients []string // Patient ids, in creation order
@@ -56,6 +58,9 @@ func outcome(diag string) obj {
 }
 
 func (f *fakeFHIR) serve(w http.ResponseWriter, r *http.Request) {
+	if f.auth != nil && f.auth.answered(f, w, r) {
+		return
+	}
 	n := f.requests.Add(1)
 	path := strings.TrimPrefix(r.URL.Path, "/fhir")
 	segs := strings.Split(strings.Trim(path, "/"), "/")

@@ -32,9 +32,19 @@
 // markdown table, headed with the machine it ran on, is ready for the
 // README. The exit status is 1 when the load fails or any request failed.
 //
-// fhirbench keygen -out bench writes a key for a SMART backend client,
-// bench.key (mode 0600) and its public bench.jwks.json, and prints the
-// command that registers it with the server.
+// Against a server that asks for SMART bearer tokens, run it as a SMART
+// Backend Services client: make a key, register its public half, and give
+// the client id and the key:
+//
+//	fhirbench keygen -out bench    # bench.key (mode 0600) and bench.jwks.json
+//	fhirserver client add --id fhirbench --type backend --scope "system/*.cruds" --jwks-file bench.jwks.json
+//	fhirbench -client fhirbench -key bench.key -base http://localhost:8080/fhir
+//
+// It then finds the token endpoint in {base}/.well-known/smart-configuration,
+// gets a token with a signed client assertion (RS384 or ES384, by the key)
+// and renews it a minute before it expires, once for all its clients.
+// Without -client it sends no token, and a 401 stops it with the commands
+// above. It never prints the token or the key.
 //
 // It sends requests only to -base, and follows paging links only on that
 // scheme and host; use it on servers you run.
@@ -65,6 +75,7 @@ type config struct {
 	load      bool
 	scenarios []string
 	timeout   time.Duration
+	auth      authConfig
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -81,6 +92,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.load, "load", true, "load the synthetic patients first")
 	fs.StringVar(&names, "scenarios", "all", "comma list of scenarios to run: read, search-obs, search-name, everything, create, transaction")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "timeout of one HTTP request")
+	fs.StringVar(&c.auth.clientID, "client", "", "SMART backend client `ID` to authenticate as (with -key)")
+	fs.StringVar(&c.auth.keyFile, "key", "", "PEM private key `FILE` of the -client (fhirbench keygen makes one)")
+	fs.StringVar(&c.auth.scope, "scope", "system/*.cruds", "scopes to ask for with -client")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -102,6 +116,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-patients must not be negative")
 	case c.timeout <= 0:
 		return c, errors.New("-timeout must be positive")
+	case (c.auth.clientID == "") != (c.auth.keyFile == ""):
+		return c, errors.New("-client and -key go together")
 	}
 	return c, nil
 }
@@ -144,6 +160,11 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer c.close()
+	if cfg.auth.clientID != "" {
+		if err := c.authenticate(ctx, cfg.auth); err != nil {
+			return explainAuth(err, cfg.auth)
+		}
+	}
 
 	var results []result
 	var k *known
@@ -152,12 +173,12 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		res, got, err := loadPatients(ctx, c, synth.Options{Seed: cfg.seed, Patients: cfg.patients, Start: synthStart}, cfg.clients)
 		fmt.Fprintln(stdout, res.line())
 		if err != nil {
-			return fmt.Errorf("load: %w", err)
+			return explainAuth(fmt.Errorf("load: %w", err), cfg.auth)
 		}
 		results, k = append(results, res), got
 	} else {
 		if k, err = collectPatients(ctx, c); err != nil {
-			return err
+			return explainAuth(err, cfg.auth)
 		}
 		fmt.Fprintf(stderr, "found %d patients on %s\n", len(k.ids), cfg.base)
 	}
@@ -175,6 +196,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		b := bounds{clients: cfg.clients, dur: cfg.dur, max: cfg.max, seed: uint64(cfg.seed)<<8 | uint64(i)}
 		res := bench(ctx, name, s.itemsKey, b, s.op)
 		fmt.Fprintln(stdout, res.line())
+		if res.stop != nil {
+			return explainAuth(fmt.Errorf("scenario %s: %w", name, res.stop), cfg.auth)
+		}
 		if res.errors > 0 {
 			failed = true
 			fmt.Fprintf(stderr, "scenario=%s first_error: %v\n", name, res.firstErr)

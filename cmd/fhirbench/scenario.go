@@ -29,9 +29,14 @@ type bounds struct {
 // bench runs fn from b.clients goroutines until the duration passes, the
 // op budget is spent or ctx ends, and returns once every goroutine has.
 // An op cut off by the deadline counts neither as done nor as an error.
+// An authentication failure (a 401, no token) stops every goroutine: the
+// result's stop holds it.
 func bench(ctx context.Context, name, itemsKey string, b bounds, fn op) result {
 	ctx, cancel := context.WithTimeout(ctx, b.dur)
 	defer cancel()
+	var stopOnce sync.Once
+	var stopErr error
+	stop := func(err error) { stopOnce.Do(func() { stopErr = err; cancel() }) }
 	type part struct {
 		lat      []time.Duration
 		items    int64
@@ -61,6 +66,10 @@ func bench(ctx context.Context, name, itemsKey string, b bounds, fn op) result {
 					if p.firstErr == nil {
 						p.firstErr = err
 					}
+					if authFailure(err) {
+						stop(err)
+						return
+					}
 					continue
 				}
 				p.lat = append(p.lat, d)
@@ -69,7 +78,7 @@ func bench(ctx context.Context, name, itemsKey string, b bounds, fn op) result {
 		})
 	}
 	wg.Wait()
-	res := result{name: name, clients: b.clients, elapsed: time.Since(start), itemsKey: itemsKey}
+	res := result{name: name, clients: b.clients, elapsed: time.Since(start), itemsKey: itemsKey, stop: stopErr}
 	lats := make([][]time.Duration, len(parts))
 	for i, p := range parts {
 		lats[i] = p.lat

@@ -217,7 +217,12 @@ func TestFlags(t *testing.T) {
 	if err != nil || cfg.patients != 5 || cfg.seed != 9 || cfg.clients != 3 || cfg.dur != 2*time.Second || cfg.max != 10 || cfg.load || len(cfg.scenarios) != 2 {
 		t.Errorf("parsed %+v, %v", cfg, err)
 	}
-	for _, bad := range [][]string{{"-c", "0"}, {"-d", "0s"}, {"-n", "-1"}, {"-patients", "-1"}, {"extra"}, {"-scenarios", "nope"}} {
+	cfg, err = parseFlags([]string{"-client", "fhirbench", "-key", "bench.key"}, &stderr)
+	if err != nil || cfg.auth.clientID != "fhirbench" || cfg.auth.keyFile != "bench.key" || cfg.auth.scope != "system/*.cruds" {
+		t.Errorf("parsed %+v, %v", cfg.auth, err)
+	}
+	for _, bad := range [][]string{{"-c", "0"}, {"-d", "0s"}, {"-n", "-1"}, {"-patients", "-1"}, {"extra"}, {"-scenarios", "nope"},
+		{"-client", "fhirbench"}, {"-key", "bench.key"}} {
 		if _, err := parseFlags(bad, &stderr); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

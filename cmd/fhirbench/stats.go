@@ -22,6 +22,7 @@ type result struct {
 	items    int64
 	itemsKey string
 	firstErr error // the first failure, kept to show what went wrong
+	stop     error // the authentication failure that ended it early, or nil
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p ≤ 1) of sorted
