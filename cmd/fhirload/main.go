@@ -4,12 +4,19 @@
 //
 //	fhirload -base http://localhost:8080/fhir -c 32 -d 20s
 //
+// Against a server that asks for SMART bearer tokens, give a backend
+// client and its key (see fhirbench keygen): with -client and -key it gets
+// a token from the server's token endpoint and renews it before it
+// expires. Without them it sends no token, and a 401 stops it with the
+// commands that register a client. It never prints the token or the key.
+//
 // It only targets the address it is given; use it on your own machine.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,48 +26,141 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/oncofhir/oncofhir/cmd/fhirbench/backendauth"
 )
 
+// options is the command line.
+type options struct {
+	base, typ string
+	clients   int
+	dur       time.Duration
+	max       int
+	clientID  string // SMART backend client; empty: no token
+	keyFile   string
+	scope     string
+}
+
 func main() {
-	base := flag.String("base", "http://localhost:8080/fhir", "FHIR base URL")
-	typ := flag.String("type", "Patient", "resource type to read")
-	clients := flag.Int("c", 32, "concurrent clients")
-	dur := flag.Duration("d", 20*time.Second, "how long to run")
-	max := flag.Int("n", 2_000_000, "stop after this many requests")
+	var o options
+	flag.StringVar(&o.base, "base", "http://localhost:8080/fhir", "FHIR base URL")
+	flag.StringVar(&o.typ, "type", "Patient", "resource type to read")
+	flag.IntVar(&o.clients, "c", 32, "concurrent clients")
+	flag.DurationVar(&o.dur, "d", 20*time.Second, "how long to run")
+	flag.IntVar(&o.max, "n", 2_000_000, "stop after this many requests")
+	flag.StringVar(&o.clientID, "client", "", "SMART backend client `ID` to authenticate as (with -key)")
+	flag.StringVar(&o.keyFile, "key", "", "PEM private key `FILE` of the -client (fhirbench keygen makes one)")
+	flag.StringVar(&o.scope, "scope", "system/*.rs", "scopes to ask for with -client")
 	flag.Parse()
-	if err := run(*base, *typ, *clients, *dur, *max); err != nil {
+	err := errors.New("-client and -key go together")
+	if (o.clientID == "") == (o.keyFile == "") {
+		err = run(context.Background(), o, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fhirload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(base, typ string, clients int, dur time.Duration, max int) error {
-	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	ids, err := listIDs(client, base, typ)
+// reader sends the GETs, with a bearer token when auth is set.
+type reader struct {
+	http *http.Client
+	auth *backendauth.Source
+}
+
+// errUnauthorized is the server's 401.
+var errUnauthorized = errors.New("401 Unauthorized")
+
+// tokenError is a failure to obtain an access token.
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "getting an access token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+// get sends a GET and fails with errUnauthorized on a 401.
+func (r *reader) get(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if r.auth != nil {
+		tok, err := r.auth.Token(ctx)
+		if err != nil {
+			return nil, &tokenError{err}
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %w", url, errUnauthorized)
+	}
+	return resp, nil
+}
+
+// explain says what to do about a 401 or a token that could not be had;
+// other errors pass unchanged.
+func explain(err error, o options) error {
+	var te *tokenError
+	var be *backendauth.TokenError
+	switch {
+	case errors.Is(err, errUnauthorized) && o.clientID == "":
+		return fmt.Errorf("the server asks for an access token (%w); %s", err, backendauth.HowToRegister("fhirload"))
+	case errors.Is(err, errUnauthorized):
+		return fmt.Errorf("the server refused the access token of client %s (%w): was the client removed, or its tokens revoked?", o.clientID, err)
+	case errors.As(err, &be) && be.Code == "invalid_client":
+		return fmt.Errorf("client %s: %w\nIs it registered with the public key of %s? To start afresh, %s",
+			o.clientID, err, o.keyFile, backendauth.HowToRegister("fhirload"))
+	case errors.As(err, &te):
+		return fmt.Errorf("client %s: %w", o.clientID, err)
+	}
+	return err
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	tr := &http.Transport{MaxIdleConns: o.clients, MaxIdleConnsPerHost: o.clients}
+	r := &reader{http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	defer tr.CloseIdleConnections()
+	if o.clientID != "" {
+		if err := r.authenticate(ctx, o); err != nil {
+			return explain(err, o)
+		}
+	}
+	ids, err := listIDs(ctx, r, o.base, o.typ)
+	if err != nil {
+		return explain(err, o)
 	}
 	if len(ids) == 0 {
-		return fmt.Errorf("no %s to read: load data first (fhirserver --demo)", typ)
+		return fmt.Errorf("no %s to read: load data first (fhirserver --demo)", o.typ)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	ctx, cancel := context.WithTimeout(ctx, o.dur)
 	defer cancel()
+	var stopOnce sync.Once
+	var stopErr error // a 401 or no token: ends the run
 	var sent, failed atomic.Int64
-	lat := make([][]time.Duration, clients)
+	lat := make([][]time.Duration, o.clients)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for c := 0; c < clients; c++ {
+	for c := 0; c < o.clients; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			for i := c; ctx.Err() == nil; i += clients {
-				if sent.Add(1) > int64(max) {
+			for i := c; ctx.Err() == nil; i += o.clients {
+				if sent.Add(1) > int64(o.max) {
 					return
 				}
-				url := base + "/" + typ + "/" + ids[i%len(ids)]
+				url := o.base + "/" + o.typ + "/" + ids[i%len(ids)]
 				t0 := time.Now()
-				resp, err := client.Get(url)
+				resp, err := r.get(ctx, url)
+				var te *tokenError
+				if errors.Is(err, errUnauthorized) || errors.As(err, &te) {
+					stopOnce.Do(func() { stopErr = err; cancel() })
+					return
+				}
 				if err != nil {
 					if ctx.Err() == nil {
 						failed.Add(1)
@@ -78,6 +178,9 @@ func run(base, typ string, clients int, dur time.Duration, max int) error {
 		}(c)
 	}
 	wg.Wait()
+	if stopErr != nil {
+		return explain(stopErr, o)
+	}
 	elapsed := time.Since(start)
 	var all []time.Duration
 	for _, l := range lat {
@@ -88,19 +191,44 @@ func run(base, typ string, clients int, dur time.Duration, max int) error {
 		return fmt.Errorf("no request succeeded (%d failed)", failed.Load())
 	}
 	pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
-	fmt.Printf("clients %d, %d reads of %d %s in %s: %.0f reads/s; p50 %s, p90 %s, p99 %s; %d failed\n",
-		clients, len(all), len(ids), typ, elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds(),
+	fmt.Fprintf(out, "clients %d, %d reads of %d %s in %s: %.0f reads/s; p50 %s, p90 %s, p99 %s; %d failed\n",
+		o.clients, len(all), len(ids), o.typ, elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds(),
 		pct(0.50).Round(time.Microsecond), pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), failed.Load())
 	return nil
 }
 
+// authenticate makes r send the bearer token of a SMART backend client,
+// getting the first at once so that an unknown client stops the run here.
+func (r *reader) authenticate(ctx context.Context, o options) error {
+	key, err := backendauth.LoadKey(o.keyFile)
+	if err != nil {
+		return fmt.Errorf("-key: %w", err)
+	}
+	tokenURL, err := backendauth.Discover(ctx, r.http, o.base)
+	if err != nil {
+		return err
+	}
+	src, err := backendauth.NewSource(backendauth.Config{ClientID: o.clientID, Key: key, TokenURL: tokenURL, Scope: o.scope, HTTP: r.http})
+	if err != nil {
+		return err
+	}
+	if _, err := src.Token(ctx); err != nil {
+		return &tokenError{err}
+	}
+	r.auth = src
+	return nil
+}
+
 // listIDs collects ids from the type's history (search arrives later).
-func listIDs(client *http.Client, base, typ string) ([]string, error) {
-	resp, err := client.Get(base + "/" + typ + "/_history?_count=1000")
+func listIDs(ctx context.Context, r *reader, base, typ string) ([]string, error) {
+	resp, err := r.get(ctx, base+"/"+typ+"/_history?_count=1000")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s/%s/_history: %s", base, typ, resp.Status)
+	}
 	var b struct {
 		Entry []struct {
 			Resource struct {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/oncofhir/oncofhir/cmd/fhirbench/backendauth"
+)
+
+// fakeServer asks for the bearer "tok" on every FHIR request and gives
+// it to any client assertion signed by an ES384 key (the fhirbench tests
+// check assertions in full).
+func fakeServer(t *testing.T, bearers *atomic.Int64) *httptest.Server {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/fhir/.well-known/smart-configuration":
+			json.NewEncoder(w).Encode(map[string]string{"token_endpoint": srv.URL + "/oauth/token"})
+			return
+		case "/oauth/token":
+			r.ParseForm()
+			if _, err := jose.ParseSigned(r.PostForm.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES384}); err != nil {
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"error":"invalid_client"}`))
+				return
+			}
+			w.Write([]byte(`{"access_token":"tok","token_type":"Bearer","expires_in":300}`))
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login","diagnostics":"an access token is required"}]}`))
+			return
+		}
+		bearers.Add(1)
+		if strings.HasSuffix(r.URL.Path, "/_history") {
+			w.Write([]byte(`{"resourceType":"Bundle","type":"history","entry":[{"resource":{"id":"a"}},{"resource":{"id":"b"}}]}`))
+			return
+		}
+		w.Write([]byte(`{"resourceType":"Patient","id":"a"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestReadsCarryTheBearerOfTheBackendClient(t *testing.T) {
+	var bearers atomic.Int64
+	srv := fakeServer(t, &bearers)
+	key, err := backendauth.GenerateKey(jose.ES384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, _ := key.PrivatePEM()
+	keyFile := filepath.Join(t.TempDir(), "bench.key")
+	os.WriteFile(keyFile, pemBytes, 0o600)
+	var out strings.Builder
+	o := options{base: srv.URL + "/fhir", typ: "Patient", clients: 2, dur: 5 * time.Second, max: 10,
+		clientID: "fhirbench", keyFile: keyFile, scope: "system/*.rs"}
+	if err := run(context.Background(), o, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "10 reads of 2 Patient") || strings.Contains(out.String(), "tok") {
+		t.Errorf("output %q", out.String())
+	}
+	if bearers.Load() != 11 {
+		t.Errorf("%d requests with the bearer, want the history and 10 reads", bearers.Load())
+	}
+}
+
+func TestA401WithoutAClientSaysHowToRegister(t *testing.T) {
+	var bearers atomic.Int64
+	srv := fakeServer(t, &bearers)
+	o := options{base: srv.URL + "/fhir", typ: "Patient", clients: 2, dur: 5 * time.Second, max: 10}
+	err := run(context.Background(), o, new(strings.Builder))
+	for _, want := range []string{"401 Unauthorized", "fhirserver client add --id fhirbench --type backend", "go run ./cmd/fhirload -client fhirbench -key bench.key"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+}
