@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/oncofhir/oncofhir/fhir"
@@ -101,4 +102,36 @@ func (m *Main) ensureResource(ctx context.Context, typ, id, body string) (string
 		return "", fmt.Errorf("create %s/%s: %d %s", typ, id, status, diagnostics(oo))
 	}
 	return typ + "/" + id, nil
+}
+
+// The PKCE pair of RFC 7636, appendix B: fine for trying the demo by
+// hand, never for an app.
+const (
+	demoVerifier  = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	demoChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+)
+
+// demoAuthorizeURL is a standalone launch of the demo app.
+func demoAuthorizeURL(cfg Config) string {
+	q := url.Values{"response_type": {"code"}, "client_id": {demoClientID}, "redirect_uri": {demoRedirectURI},
+		"scope": {"launch/patient openid fhirUser offline_access patient/*.rs"}, "state": {"demo-state-1"},
+		"aud": {cfg.FHIRBase()}, "code_challenge": {demoChallenge}, "code_challenge_method": {"S256"}}
+	return strings.TrimRight(cfg.BaseURL, "/") + "/oauth/authorize?" + q.Encode()
+}
+
+// demoHints prints how to try the demo server by hand.
+func demoHints(out io.Writer, cfg Config) {
+	b := cfg.FHIRBase()
+	fmt.Fprintf(out, `Try:
+  curl %s/metadata
+  curl %s/.well-known/smart-configuration
+Every other request needs a token. Get one as the demo patient:
+  1. open %s
+  2. sign in as "patient" with the password above and press Allow;
+  3. the browser goes to %s?code=...: copy the code (nothing listens there), then
+     curl -s %s/oauth/token -d grant_type=authorization_code -d client_id=%s \
+       -d redirect_uri=%s -d code_verifier=%s -d code=CODE
+  4. curl -H "Authorization: Bearer ACCESS_TOKEN" '%s/Observation?_count=5'
+
+`, b, b, demoAuthorizeURL(cfg), demoRedirectURI, strings.TrimRight(cfg.BaseURL, "/"), demoClientID, demoRedirectURI, demoVerifier, b)
 }

@@ -65,11 +65,7 @@ func serve(ctx context.Context, args []string, logger *slog.Logger) error {
 	}
 	fmt.Fprintf(os.Stderr, "\nFHIR R4 server listening on %s (FHIR base %s)\n", m.Addr(), cfg.FHIRBase())
 	if cfg.Demo {
-		b := cfg.FHIRBase()
-		fmt.Fprintf(os.Stderr, "Try:\n  curl %s/metadata\n  curl '%s/Patient?_count=5&_elements=name,birthDate'\n"+
-			"  curl '%s/Condition?code=http://snomed.info/sct|254837009&_include=Condition:subject'\n"+
-			"  curl '%s/Observation?code=http://loinc.org|718-7&_sort=-date&_count=5'\n  curl '%s/_history?_count=10'\n\n",
-			b, b, b, b, b)
+		demoHints(os.Stderr, cfg)
 	}
 	<-ctx.Done()
 	logger.Info("shutting down: draining requests")

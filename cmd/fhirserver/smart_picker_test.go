@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"regexp"
 	"net/http"
 	"net/url"
 	"strings"
@@ -100,4 +103,49 @@ func TestPatientContextFollowsTheUser(t *testing.T) {
 			t.Errorf("%d", r2.StatusCode)
 		}
 	})
+}
+
+// TestDemoLaunchByHand: the authorize URL the demo prints, with its PKCE
+// pair, works as printed for the demo patient.
+func TestDemoLaunchByHand(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t.TempDir())
+	cfg.BaseURL = "http://localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	cfg.Demo = true
+	var out strings.Builder
+	m := &Main{Config: cfg, Logger: quiet(), Listener: ln, DemoOut: &out}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	pw := regexp.MustCompile(`(?m)^\s+patient\s+patient\s+(\S+)`).FindStringSubmatch(out.String())
+	if pw == nil {
+		t.Fatalf("no demo patient password in:\n%s", out.String())
+	}
+	b := browser(t)
+	resp, body := signIn(t, b, demoAuthorizeURL(cfg), "patient", pw[1])
+	if !strings.Contains(body, "Allow Demo app") {
+		t.Fatalf("%d:\n%s", resp.StatusCode, body)
+	}
+	resp, err = b.PostForm(resp.Request.URL.String(), url.Values{"csrf": {pageCSRF(t, body)}, "action": {"grant"},
+		"scope": {"patient/*.rs", "offline_access"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, tok, _ := postForm(t, m, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {demoClientID},
+		"redirect_uri": {demoRedirectURI}, "code_verifier": {demoVerifier}, "code": {loc.Query().Get("code")}}, nil)
+	if status != 200 {
+		t.Fatalf("token: %d %v", status, tok)
+	}
+	if status, _, _ := fhirGet(t, cfg.BaseURL, "/Observation?_count=5", tok["access_token"].(string)); status != 200 {
+		t.Errorf("search with the demo token: %d", status)
+	}
 }
