@@ -1,4 +1,14 @@
-// Package consent will be the one policy decision point: roles, Consent
-// resources, security labels and break-glass decide what a principal may
-// see or change. A denial is a value, not an error.
+// Package consent is the one policy decision point: given who asks (a
+// fhir.Principal), what they do (an Interaction), on which type and, when
+// there is one, on which resource, Decide answers permit, deny, or permit
+// with obligations (Limits: the patient compartment and search criteria
+// the reachable resources must satisfy). A denial is a value, not an error.
+//
+// Today the decision follows the SMART permissions of the token (scope
+// letters per interaction, "*" types, granular queries, the union of
+// several permissions) and its patient context (patient-level permissions
+// reach only the patient's compartment and the types that hold no
+// patient's data). Roles, Consent resources, security labels and
+// break-glass will narrow it further; they add to the same Request and
+// Decision.
 package consent

@@ -1,0 +1,254 @@
+package consent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/search"
+)
+
+// Config is what the policy needs to know about the server.
+type Config struct {
+	// Params knows the search parameters; granular permissions
+	// (patient/Observation.rs?category=...) are read with it. Without it a
+	// permission with a query grants nothing.
+	Params search.Params
+	// Compartment is the Patient compartment: resource type → the search
+	// parameters that put a resource of the type in a patient's
+	// compartment. Types it does not list hold no patient's data.
+	Compartment map[string][]string
+	// BaseURL is the FHIR base, so that absolute references to this server
+	// in a permission's query read as Type/id.
+	BaseURL string
+}
+
+// Policy decides from the principal's SMART permissions and patient
+// context. It is safe for concurrent use.
+type Policy struct {
+	cfg Config
+	// constraints caches permission queries parsed per type: a token's
+	// scopes are parsed once, not on every request.
+	mu          sync.RWMutex
+	constraints map[constraintKey]*constraint
+}
+
+// maxCached bounds the cache of parsed permission queries; queries past it
+// are parsed on each use.
+const maxCached = 4096
+
+// New returns the policy.
+func New(cfg Config) *Policy {
+	return &Policy{cfg: cfg, constraints: map[constraintKey]*constraint{}}
+}
+
+// Decide answers req. The error is a failure to decide (an unknown
+// interaction, index entries that could not be computed), never a denial.
+func (p *Policy) Decide(ctx context.Context, req Request) (Decision, error) {
+	letter := req.Interaction.letter()
+	if letter == 0 {
+		return Decision{}, fmt.Errorf("consent: unknown interaction %q", req.Interaction)
+	}
+	who := req.Principal
+	if who == nil {
+		return Decision{Reason: "the request carries no credentials"}, nil
+	}
+	if req.Type == "" {
+		return p.systemWide(who, req.Interaction, letter), nil
+	}
+	limits, ok := p.grants(who, letter, req.Type)
+	if !ok {
+		return Decision{Reason: "the access granted does not include " + string(req.Interaction) + " of " + req.Type}, nil
+	}
+	if req.Resource == nil || limits == nil {
+		return Decision{Permit: true, Limits: limits}, nil
+	}
+	return p.admit(req, limits)
+}
+
+// grants collects what the principal's permissions allow for one letter on
+// one type: ok is false when none does; nil limits when one reaches every
+// resource of the type. Several permissions give their union.
+func (p *Policy) grants(who *fhir.Principal, letter byte, typ string) (limits []Limit, ok bool) {
+	for _, perm := range who.Scopes {
+		if perm.Type != typ && perm.Type != "*" || strings.IndexByte(perm.Ops, letter) < 0 {
+			continue
+		}
+		var l Limit
+		switch perm.Level {
+		case "patient":
+			var reach bool
+			if l, reach = p.patientLimit(who.Patient, letter, typ); !reach {
+				continue
+			}
+		case "user", "system":
+			// Not bound to a compartment; roles will narrow these later.
+		default:
+			continue
+		}
+		if perm.Query != "" {
+			c := p.constraint(typ, perm.Query)
+			if c.err != nil {
+				continue // a permission the server cannot read grants nothing
+			}
+			l.Match = c.q
+		}
+		limits = append(limits, l)
+	}
+	if len(limits) == 0 {
+		return nil, false
+	}
+	return merge(limits), true
+}
+
+// patientLimit is what a patient-level permission reaches on typ in the
+// context of patient. A patient-level permission without a patient in
+// context reaches nothing.
+//
+// Binary and Bundle are refused in patient context: a Binary's content and
+// a Bundle's entries can carry any patient's data, and as neither is in the
+// Patient compartment nothing ties one to the patient in context. The other
+// types outside the compartment (Practitioner, Organization, Location,
+// Medication, ...) hold no patient's data: they may be read and searched,
+// but a patient's token may not change them.
+func (p *Policy) patientLimit(patient string, letter byte, typ string) (Limit, bool) {
+	if patient == "" || typ == "Binary" || typ == "Bundle" {
+		return Limit{}, false
+	}
+	if typ == "Patient" {
+		return Limit{Patient: patient}, true
+	}
+	params := p.cfg.Compartment[typ]
+	if len(params) == 0 {
+		return Limit{}, letter == 'r' || letter == 's'
+	}
+	return Limit{Patient: patient, Params: params}, true
+}
+
+// systemWide decides an interaction over every type: permitted when some
+// permission grants its letter, unlimited when one grants it on every type
+// without condition.
+func (p *Policy) systemWide(who *fhir.Principal, in Interaction, letter byte) Decision {
+	d := Decision{Limits: []Limit{}}
+	for _, perm := range who.Scopes {
+		if strings.IndexByte(perm.Ops, letter) < 0 {
+			continue
+		}
+		switch perm.Level {
+		case "patient":
+			if who.Patient == "" || perm.Type == "Binary" || perm.Type == "Bundle" {
+				continue
+			}
+		case "user", "system":
+			if perm.Type == "*" && perm.Query == "" {
+				d.Limits = nil
+			}
+		default:
+			continue
+		}
+		d.Permit = true
+		if perm.Type == "*" {
+			d.AnyType = true
+		} else if !slices.Contains(d.Types, perm.Type) {
+			d.Types = append(d.Types, perm.Type)
+		}
+	}
+	if !d.Permit {
+		return Decision{Reason: "the access granted does not include " + string(in) + " on any resource type"}
+	}
+	slices.Sort(d.Types)
+	return d
+}
+
+// admit decides about one resource: reachable when one limit admits it;
+// otherwise concealed when it lies in no compartment the limits reach (it
+// is another patient's), refused when it is within reach but outside the
+// permitted criteria.
+func (p *Policy) admit(req Request, limits []Limit) (Decision, error) {
+	r := req.Resource
+	var entries []fhir.IndexEntry
+	loaded := false
+	index := func() ([]fhir.IndexEntry, error) {
+		if loaded {
+			return entries, nil
+		}
+		loaded = true
+		if req.Index == nil {
+			entries = r.Index
+			return entries, nil
+		}
+		var err error
+		entries, err = req.Index()
+		return entries, err
+	}
+	reachable := false
+	for _, l := range limits {
+		if l.Patient != "" {
+			in, err := inCompartment(r, l, index, req.Refers)
+			if err != nil {
+				return Decision{}, fmt.Errorf("consent: %s/%s: %w", r.Type, r.ID, err)
+			}
+			if !in {
+				continue
+			}
+		}
+		reachable = true
+		ok, err := matches(r, l.Match, index)
+		if err != nil {
+			return Decision{}, fmt.Errorf("consent: %s/%s: %w", r.Type, r.ID, err)
+		}
+		if ok {
+			return Decision{Permit: true}, nil
+		}
+	}
+	if !reachable {
+		return Decision{Conceal: true, Reason: r.Type + " not found"}, nil
+	}
+	return Decision{Reason: "the resource is outside the access granted for " + string(req.Interaction) + " of " + r.Type}, nil
+}
+
+// inCompartment reports whether r is in the compartment of l.Patient.
+func inCompartment(r *fhir.Resource, l Limit, index func() ([]fhir.IndexEntry, error), refers func([]string, string) (bool, error)) (bool, error) {
+	if r.Type == "Patient" {
+		return r.ID == l.Patient, nil
+	}
+	ref := "Patient/" + l.Patient
+	// Every form of a reference to the patient (relative, absolute, with a
+	// version) holds "Patient/<id>": without it, no index entry can point
+	// to the patient, and the index need not be computed.
+	if !bytes.Contains(r.JSON, []byte(ref)) {
+		return false, nil
+	}
+	if r.Index == nil && refers != nil {
+		return refers(l.Params, ref)
+	}
+	entries, err := index()
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if e.Kind == fhir.TypeReference && e.Code == ref && slices.Contains(l.Params, e.Param) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// matches reports whether r satisfies q (its ids and clauses).
+func matches(r *fhir.Resource, q fhir.Query, index func() ([]fhir.IndexEntry, error)) (bool, error) {
+	if q.IDs != nil && !slices.Contains(q.IDs, r.ID) {
+		return false, nil
+	}
+	if len(q.Clauses) == 0 {
+		return true, nil
+	}
+	entries, err := index()
+	if err != nil {
+		return false, err
+	}
+	return search.Match(entries, q), nil
+}
