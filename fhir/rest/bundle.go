@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
@@ -82,9 +83,15 @@ func (h *handler) bundle(c echo.Context) error {
 	if b.Type != "transaction" && b.Type != "batch" {
 		return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "Bundle.type must be transaction or batch", Expression: []string{"Bundle.type"}}
 	}
+	g := h.gate(c)
 	entries := make([]*entry, len(b.Entry))
 	for i := range b.Entry {
 		in, err := h.entryInteraction(&b.Entry[i])
+		if err == nil {
+			// Every entry passes the checks its own request would.
+			in.g = g
+			_, err = g.allow(interactionOf(in), in.typ)
+		}
 		if err == nil && (in.method == http.MethodPost || in.method == http.MethodPut) {
 			err = h.prepare(in)
 		}
@@ -279,7 +286,7 @@ func (h *handler) transaction(ctx context.Context, entries []*entry) (int, error
 			if in.obj == nil {
 				continue
 			}
-			o, err := h.resolveReferences(tx, in.obj, refs)
+			o, err := h.resolveReferences(tx, in.g, in.obj, refs)
 			if err != nil {
 				failed = i
 				return nil, err
@@ -310,7 +317,7 @@ func (h *handler) assignIdentity(tx fhir.Tx, in *interaction, fullURL string, re
 	switch in.method {
 	case http.MethodPost:
 		if in.ifNoneExist != "" {
-			m, err := h.matchOne(tx, in.typ, in.ifNoneExist)
+			m, err := h.matchOne(tx, in.g, consent.Create, in.typ, in.ifNoneExist)
 			if err != nil {
 				return err
 			}
@@ -326,7 +333,7 @@ func (h *handler) assignIdentity(tx fhir.Tx, in *interaction, fullURL string, re
 		}
 	case http.MethodPut:
 		if in.id == "" {
-			m, err := h.matchOne(tx, in.typ, in.criteria)
+			m, err := h.matchOne(tx, in.g, consent.Update, in.typ, in.criteria)
 			if err != nil {
 				return err
 			}
@@ -350,7 +357,7 @@ func (h *handler) assignIdentity(tx fhir.Tx, in *interaction, fullURL string, re
 		if in.id == "" {
 			// Resolve now, so that overlaps are seen and later entries'
 			// conditions are judged against the state before this unit.
-			m, err := h.matchOne(tx, in.typ, in.criteria)
+			m, err := h.matchOne(tx, in.g, interactionOf(in), in.typ, in.criteria)
 			if err != nil {
 				return err
 			}
@@ -366,8 +373,8 @@ var conditionalRef = regexp.MustCompile(`^[A-Z][A-Za-z]+\?.+`)
 
 // resolveReferences rewrites Reference.reference values: fullUrls of other
 // entries become Type/id, and conditional references (Patient?identifier=x)
-// become the one resource they match.
-func (h *handler) resolveReferences(tx fhir.Tx, o fhir.Object, refs map[string]string) (fhir.Object, error) {
+// become the one resource they match among those the principal may search.
+func (h *handler) resolveReferences(tx fhir.Tx, g *gate, o fhir.Object, refs map[string]string) (fhir.Object, error) {
 	var out fhir.Object
 	keys := make([][]byte, 0, len(refs))
 	for k := range refs {
@@ -383,7 +390,7 @@ func (h *handler) resolveReferences(tx fhir.Tx, o fhir.Object, refs map[string]s
 		if err := d.Decode(&v); err != nil {
 			return nil, fhir.Errorf(fhir.CodeStructure, "unreadable element %s", k)
 		}
-		changed, err := h.rewrite(tx, v, refs)
+		changed, err := h.rewrite(tx, g, v, refs)
 		if err != nil {
 			return nil, err
 		}
@@ -418,7 +425,7 @@ var referenceKey = []byte(`"reference"`)
 
 // rewrite replaces Reference.reference values, and any other string (uri,
 // url, oid, uuid elements) that is exactly the fullUrl of an entry.
-func (h *handler) rewrite(tx fhir.Tx, v any, refs map[string]string) (bool, error) {
+func (h *handler) rewrite(tx fhir.Tx, g *gate, v any, refs map[string]string) (bool, error) {
 	changed := false
 	switch t := v.(type) {
 	case map[string]any:
@@ -427,7 +434,7 @@ func (h *handler) rewrite(tx fhir.Tx, v any, refs map[string]string) (bool, erro
 				n := s
 				if k == "reference" {
 					var err error
-					if n, err = h.resolveOne(tx, s, refs); err != nil {
+					if n, err = h.resolveOne(tx, g, s, refs); err != nil {
 						return false, err
 					}
 				} else if r, ok := refs[s]; ok {
@@ -439,7 +446,7 @@ func (h *handler) rewrite(tx fhir.Tx, v any, refs map[string]string) (bool, erro
 				}
 				continue
 			}
-			c, err := h.rewrite(tx, child, refs)
+			c, err := h.rewrite(tx, g, child, refs)
 			if err != nil {
 				return false, err
 			}
@@ -454,7 +461,7 @@ func (h *handler) rewrite(tx fhir.Tx, v any, refs map[string]string) (bool, erro
 				}
 				continue
 			}
-			c, err := h.rewrite(tx, child, refs)
+			c, err := h.rewrite(tx, g, child, refs)
 			if err != nil {
 				return false, err
 			}
@@ -464,7 +471,7 @@ func (h *handler) rewrite(tx fhir.Tx, v any, refs map[string]string) (bool, erro
 	return changed, nil
 }
 
-func (h *handler) resolveOne(tx fhir.Tx, ref string, refs map[string]string) (string, error) {
+func (h *handler) resolveOne(tx fhir.Tx, g *gate, ref string, refs map[string]string) (string, error) {
 	if n, ok := refs[ref]; ok {
 		return n, nil
 	}
@@ -476,7 +483,10 @@ func (h *handler) resolveOne(tx fhir.Tx, ref string, refs map[string]string) (st
 		if err := h.checkType(typ); err != nil {
 			return "", err
 		}
-		m, err := h.matchOne(tx, typ, criteria)
+		if _, err := g.allow(consent.SearchType, typ); err != nil {
+			return "", err
+		}
+		m, err := h.matchOne(tx, g, consent.SearchType, typ, criteria)
 		if err != nil {
 			return "", err
 		}
@@ -510,6 +520,9 @@ func (h *handler) run(ctx context.Context, tx fhir.Tx, in *interaction) (*outcom
 		return nil, notFound(in.typ, in.id)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := in.g.admit(interactionOf(in), res); err != nil {
 		return nil, err
 	}
 	if res.Deleted {

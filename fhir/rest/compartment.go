@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/search"
 )
@@ -43,6 +44,7 @@ func (h *handler) compartmentKeys(ctx context.Context, typ, id string, since tim
 
 // everything serves GET /fhir/Patient/{id}/$everything: the patient and
 // every resource of its compartment, paged, with _type, _since and _count.
+// It needs read on Patient, and returns only what the principal may read.
 func (h *handler) everything(c echo.Context) error {
 	if err := negotiate(c.Request()); err != nil {
 		return err
@@ -55,6 +57,10 @@ func (h *handler) everything(c echo.Context) error {
 	}
 	id := c.Param("id")
 	if err := checkID(id); err != nil {
+		return err
+	}
+	g := h.gate(c)
+	if _, err := g.allow(consent.Read, "Patient"); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
@@ -93,7 +99,14 @@ func (h *handler) everything(c echo.Context) error {
 			}
 		}
 	}
+	// The types the principal may not read are left out.
+	if types, err = g.permitted(consent.Read, types); err != nil {
+		return err
+	}
 	patient, err := h.Store.Read(ctx, "Patient", id)
+	if err == nil {
+		err = g.admit(consent.Read, patient)
+	}
 	if err != nil || patient.Deleted {
 		if err == nil {
 			return gone("Patient", id)
@@ -112,6 +125,9 @@ func (h *handler) everything(c echo.Context) error {
 			continue
 		}
 		found, err := h.compartmentKeys(ctx, t, id, since)
+		if err == nil {
+			found, err = g.keep(consent.Read, t, id, found)
+		}
 		if err != nil {
 			return overTime(ctx, err)
 		}
@@ -121,6 +137,9 @@ func (h *handler) everything(c echo.Context) error {
 		}
 	}
 	referred, err := h.referred(ctx, all, types, values.Get("_type") != "", since)
+	if err == nil {
+		referred, err = g.keep(consent.Read, "", "", referred)
+	}
 	if err != nil {
 		return overTime(ctx, err)
 	}
@@ -228,6 +247,10 @@ func (h *handler) compartmentSearch(c echo.Context) error {
 	if err := h.checkType(typ); err != nil {
 		return err
 	}
+	g := h.gate(c)
+	if _, err := g.allow(consent.SearchType, typ); err != nil {
+		return err
+	}
 	if len(h.Compartment[typ]) == 0 {
 		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusNotFound, Diagnostics: typ + " is not in the Patient compartment"}
 	}
@@ -247,7 +270,7 @@ func (h *handler) compartmentSearch(c echo.Context) error {
 	if len(ids) == 0 {
 		ids = append(ids, "") // no resource has the empty id
 	}
-	return h.runSearch(c, typ, c.QueryParams(), h.BaseURL+"/Patient/"+id+"/"+typ, ids)
+	return h.runSearch(c, g, typ, c.QueryParams(), h.BaseURL+"/Patient/"+id+"/"+typ, ids)
 }
 
 // referring finds the resources of typ that point to one of values through

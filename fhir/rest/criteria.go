@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/search"
 )
@@ -13,8 +14,9 @@ import (
 // Criteria are read like a search in strict mode: an unknown parameter is
 // refused rather than ignored, since ignoring a criterion could make a
 // conditional write hit the wrong resource. Result parameters (_count,
-// _sort, _include, ...) are refused too.
-func (h *handler) criteria(tx fhir.Tx, typ, raw string) (fhir.Query, error) {
+// _sort, _include, ...) are refused too. The query reaches only what op
+// may reach, so a conditional write never finds another patient's resource.
+func (h *handler) criteria(tx fhir.Tx, g *gate, op consent.Interaction, typ, raw string) (fhir.Query, error) {
 	if err := h.searchEnabled(); err != nil {
 		return fhir.Query{}, err
 	}
@@ -47,7 +49,10 @@ func (h *handler) criteria(tx fhir.Tx, typ, raw string) (fhir.Query, error) {
 	}
 	// Chains and _has read through the unit of work, so they see its own
 	// writes and the state the write is decided on.
-	q, empty, err := h.resolve(tx.Search, p)
+	q, empty, err := h.resolve(tx.Search, g, p)
+	if err == nil && !empty {
+		empty, err = g.restrict(tx.Search, op, &q)
+	}
 	if err != nil {
 		return q, err
 	}

@@ -7,4 +7,9 @@
 // Handlers turn an HTTP request into an interaction value and run it through
 // the same code that runs each entry of a batch or transaction Bundle, so a
 // rule enforced for one is enforced for the other.
+//
+// With Deps.Guard set, every route but the CapabilityStatement needs a
+// principal in the request context, and every interaction, every query and
+// every resource returned or replaced passes the Guard's decision (see
+// guard.go).
 package rest

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
@@ -23,7 +24,7 @@ func (h *handler) target(c echo.Context, withID bool) (*interaction, error) {
 	if err := negotiate(c.Request()); err != nil {
 		return nil, err
 	}
-	in := &interaction{method: c.Request().Method, typ: c.Param("type")}
+	in := &interaction{method: c.Request().Method, typ: c.Param("type"), g: h.gate(c)}
 	if err := h.checkType(in.typ); err != nil {
 		return nil, err
 	}
@@ -42,6 +43,9 @@ func (h *handler) read(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := in.g.allow(consent.Read, in.typ); err != nil {
+		return err
+	}
 	res, err := h.Store.Read(c.Request().Context(), in.typ, in.id)
 	return h.respondRead(c, in, res, err)
 }
@@ -51,7 +55,11 @@ func (h *handler) vread(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := strconv.Atoi(c.Param("vid"))
+	in.vid = c.Param("vid")
+	if _, err := in.g.allow(consent.VRead, in.typ); err != nil {
+		return err
+	}
+	v, err := strconv.Atoi(in.vid)
 	if err != nil || v < 1 {
 		return &fhir.Error{Code: fhir.CodeNotFound, Diagnostics: "version ids are positive integers"}
 	}
@@ -64,6 +72,15 @@ func (h *handler) respondRead(c echo.Context, in *interaction, res *fhir.Resourc
 		return notFound(in.typ, in.id)
 	}
 	if err != nil {
+		return err
+	}
+	// Another patient's resource answers as a missing one would, deleted
+	// or not.
+	admit := in.g.admit
+	if in.vid == "" {
+		admit = in.g.admitStored
+	}
+	if err := admit(interactionOf(in), res); err != nil {
 		return err
 	}
 	if res.Deleted {
@@ -163,6 +180,9 @@ func (h *handler) conditionalDelete(c echo.Context) error {
 
 // runWrite prepares, stores and answers one write interaction.
 func (h *handler) runWrite(c echo.Context, in *interaction) error {
+	if _, err := in.g.allow(interactionOf(in), in.typ); err != nil {
+		return err
+	}
 	if in.method == http.MethodPost || in.method == http.MethodPut {
 		if err := h.prepare(in); err != nil {
 			return err

@@ -151,6 +151,13 @@ func (r response) issue(t testing.TB) (code string, expr []any, diag string) {
 
 func (s *server) do(method, path, body string, headers ...string) response {
 	s.t.Helper()
+	return s.doAs(nil, method, path, body, headers...)
+}
+
+// doAs sends a request whose context carries the principal p (none when
+// nil), as the bearer-token middleware would.
+func (s *server) doAs(p *fhir.Principal, method, path, body string, headers ...string) response {
+	s.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -161,6 +168,9 @@ func (s *server) do(method, path, body string, headers ...string) response {
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+	}
+	if p != nil {
+		req = req.WithContext(fhir.WithPrincipal(req.Context(), p))
 	}
 	rec := httptest.NewRecorder()
 	s.e.ServeHTTP(rec, req)

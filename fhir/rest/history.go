@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
@@ -17,7 +18,10 @@ const (
 	maxCount     = 1000
 )
 
-// history serves instance, type and system history, newest first.
+// history serves instance, type and system history, newest first. The
+// store cannot narrow history to what a principal reaches, so with limits
+// each page keeps only the versions the principal may see (a page may come
+// out short, or empty, with a next link still).
 func (h *handler) history(c echo.Context) error {
 	if err := negotiate(c.Request()); err != nil {
 		return err
@@ -33,6 +37,25 @@ func (h *handler) history(c echo.Context) error {
 			return err
 		}
 	}
+	g := h.gate(c)
+	op := consent.HistorySystem
+	switch {
+	case q.ID != "":
+		op = consent.HistoryInstance
+	case q.Type != "":
+		op = consent.HistoryType
+	}
+	if _, err := g.allow(op, q.Type); err != nil {
+		return err
+	}
+	self := h.BaseURL
+	if q.Type != "" {
+		self += "/" + q.Type
+	}
+	if q.ID != "" {
+		self += "/" + q.ID
+	}
+	self += "/_history"
 	params := c.QueryParams()
 	if v := params.Get("_since"); v != "" {
 		start, _, err := fhir.ParseDateRange(v)
@@ -57,8 +80,13 @@ func (h *handler) history(c echo.Context) error {
 	}
 	q.Cursor = params.Get("_cursor")
 	if q.ID != "" {
-		// An instance that never existed has no history: 404, not an empty page.
-		if _, err := h.Store.VRead(c.Request().Context(), q.Type, q.ID, 1); err != nil {
+		// An instance that never existed has no history: 404, not an empty
+		// page; nor has one the principal may not know of.
+		cur, err := h.Store.Read(c.Request().Context(), q.Type, q.ID)
+		if err == nil {
+			err = g.admit(op, cur)
+		}
+		if err != nil {
 			if errors.Is(err, fhir.ErrNotFound) {
 				return notFound(q.Type, q.ID)
 			}
@@ -75,14 +103,6 @@ func (h *handler) history(c echo.Context) error {
 		page = &fhir.HistoryPage{}
 	}
 	b := models.Bundle{Type: models.BundleTypeHistory, Entry: make([]models.BundleEntry, 0, len(page.Entries))}
-	self := h.BaseURL
-	if q.Type != "" {
-		self += "/" + q.Type
-	}
-	if q.ID != "" {
-		self += "/" + q.ID
-	}
-	self += "/_history"
 	b.Link = append(b.Link, models.BundleLink{Relation: "self", Url: self + queryString(params)})
 	if page.Next != "" {
 		next := cloneValues(params)
@@ -90,6 +110,12 @@ func (h *handler) history(c echo.Context) error {
 		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + queryString(next)})
 	}
 	for _, r := range page.Entries {
+		if ok, err := g.admitsVersion(op, q.ID != "", r); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		b.Entry = append(b.Entry, h.historyEntry(r))
 	}
 	body, err := marshal(b)

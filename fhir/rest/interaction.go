@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
@@ -79,6 +80,7 @@ type interaction struct {
 	obj         fhir.Object // parsed and validated resource for POST and PUT
 	assignedID  string      // transaction: the id decided before the writes
 	matched     *fhir.Resource
+	g           *gate // the access check of the request
 }
 
 // outcome is what an interaction produced.
@@ -202,14 +204,16 @@ func (h *handler) apply(tx fhir.Tx, in *interaction) (*outcome, error) {
 	return nil, &fhir.Error{Code: fhir.CodeNotSupported, Diagnostics: "method not supported"}
 }
 
-// store stamps and stores a new version.
-func (h *handler) store(tx fhir.Tx, o fhir.Object, typ, id string, version int, method string, status int) (*outcome, error) {
+// store stamps and stores a new version of in's resource, once the
+// principal may write it as it now reads.
+func (h *handler) store(tx fhir.Tx, in *interaction, o fhir.Object, id string, version int, status int) (*outcome, error) {
+	typ := in.typ
 	now := fhir.TruncateTime(h.Now())
 	if err := fhir.Stamp(o, id, version, now); err != nil {
 		return nil, err
 	}
 	res := &fhir.Resource{
-		Type: typ, ID: id, Version: version, LastUpdated: now, Method: method,
+		Type: typ, ID: id, Version: version, LastUpdated: now, Method: in.method,
 		JSON: o.Bytes(), Tokens: fhir.Identifiers(o),
 	}
 	if h.Indexer != nil {
@@ -218,6 +222,9 @@ func (h *handler) store(tx fhir.Tx, o fhir.Object, typ, id string, version int, 
 			return nil, err
 		}
 		res.Index = entries
+	}
+	if err := in.g.admitWrite(interactionOf(in), res); err != nil {
+		return nil, err
 	}
 	if err := tx.Put(res); err != nil {
 		return nil, err
@@ -230,7 +237,7 @@ func (h *handler) doCreate(tx fhir.Tx, in *interaction) (*outcome, error) {
 		return &outcome{status: http.StatusOK, res: in.matched, info: "an existing resource matched If-None-Exist; nothing was created"}, nil
 	}
 	if in.ifNoneExist != "" && in.assignedID == "" {
-		m, err := h.matchOne(tx, in.typ, in.ifNoneExist)
+		m, err := h.matchOne(tx, in.g, consent.Create, in.typ, in.ifNoneExist)
 		if err != nil {
 			return nil, err
 		}
@@ -242,11 +249,13 @@ func (h *handler) doCreate(tx fhir.Tx, in *interaction) (*outcome, error) {
 	if id == "" {
 		id = h.NewID()
 	}
-	return h.store(tx, in.obj.Clone(), in.typ, id, 1, http.MethodPost, http.StatusCreated)
+	return h.store(tx, in, in.obj.Clone(), id, 1, http.StatusCreated)
 }
 
-// current reads the version an update, patch or delete starts from and
-// checks If-Match against it. cur is nil when the resource never existed.
+// current reads the version an update, patch or delete starts from, checks
+// that the principal may change it (another patient's resource answers 404,
+// as a missing one does) and checks If-Match against it. cur is nil when
+// the resource never existed.
 func current(tx fhir.Tx, in *interaction) (*fhir.Resource, error) {
 	cur, err := tx.Read(in.typ, in.id)
 	if errors.Is(err, fhir.ErrNotFound) {
@@ -254,6 +263,11 @@ func current(tx fhir.Tx, in *interaction) (*fhir.Resource, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if cur != nil {
+		if err := in.g.admit(interactionOf(in), cur); err != nil {
+			return nil, err
+		}
 	}
 	if strings.TrimSpace(in.ifMatch) == "*" {
 		// "*": any current version will do, but there must be one.
@@ -288,13 +302,13 @@ func (h *handler) doUpdate(tx fhir.Tx, in *interaction) (*outcome, error) {
 		return nil, err
 	}
 	if cur == nil {
-		return h.store(tx, in.obj.Clone(), in.typ, in.id, 1, http.MethodPut, http.StatusCreated)
+		return h.store(tx, in, in.obj.Clone(), in.id, 1, http.StatusCreated)
 	}
 	status := http.StatusOK
 	if cur.Deleted {
 		status = http.StatusCreated
 	}
-	return h.store(tx, in.obj.Clone(), in.typ, in.id, cur.Version+1, http.MethodPut, status)
+	return h.store(tx, in, in.obj.Clone(), in.id, cur.Version+1, status)
 }
 
 func (h *handler) doDelete(tx fhir.Tx, in *interaction) (*outcome, error) {
@@ -321,7 +335,7 @@ func (h *handler) doDelete(tx fhir.Tx, in *interaction) (*outcome, error) {
 // doConditional resolves the criteria of a conditional update, patch or
 // delete to at most one resource and runs then on it.
 func (h *handler) doConditional(tx fhir.Tx, in *interaction, then func(fhir.Tx, *interaction) (*outcome, error)) (*outcome, error) {
-	q, err := h.criteria(tx, in.typ, in.criteria)
+	q, err := h.criteria(tx, in.g, interactionOf(in), in.typ, in.criteria)
 	if err != nil {
 		return nil, err
 	}
@@ -396,10 +410,11 @@ func gone(typ, id string) error {
 	return &fhir.Error{Code: fhir.CodeDeleted, Diagnostics: typ + "/" + id + " has been deleted"}
 }
 
-// matchOne runs If-None-Exist style criteria: nil when nothing matches, the
-// match when one does, 412 when several do.
-func (h *handler) matchOne(tx fhir.Tx, typ, criteria string) (*fhir.Resource, error) {
-	q, err := h.criteria(tx, typ, criteria)
+// matchOne runs If-None-Exist style criteria among the resources op may
+// reach: nil when nothing matches, the match when one does, 412 when
+// several do.
+func (h *handler) matchOne(tx fhir.Tx, g *gate, op consent.Interaction, typ, criteria string) (*fhir.Resource, error) {
+	q, err := h.criteria(tx, g, op, typ, criteria)
 	if err != nil {
 		return nil, err
 	}

@@ -56,5 +56,5 @@ func (h *handler) doPatch(tx fhir.Tx, in *interaction) (*outcome, error) {
 			return nil, err
 		}
 	}
-	return h.store(tx, o, in.typ, in.id, cur.Version+1, http.MethodPatch, http.StatusOK)
+	return h.store(tx, in, o, in.id, cur.Version+1, http.StatusOK)
 }

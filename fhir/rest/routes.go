@@ -42,6 +42,10 @@ type Deps struct {
 	// SearchTimeout bounds every search, $everything and compartment read;
 	// 0 means DefaultSearchTimeout.
 	SearchTimeout time.Duration
+	// Guard decides what the principal in the request context may do (see
+	// guard.go). nil enforces nothing: every request is served, with or
+	// without a principal.
+	Guard Guard
 }
 
 // DefaultSearchTimeout is the deadline of a search when Deps sets none.
@@ -61,34 +65,40 @@ var (
 // Register lists every FHIR route under g (mounted at /fhir).
 func Register(g *echo.Group, d Deps) {
 	h := newHandler(d)
+	// Every route but the CapabilityStatement needs a principal once a
+	// Guard is set.
+	var auth []echo.MiddlewareFunc
+	if d.Guard != nil {
+		auth = append(auth, h.authenticate)
+	}
 	g.GET("/metadata", h.metadata)
 	g.HEAD("/metadata", h.metadata)
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		g.Add(m, "/metadata", methodNotAllowed)
 	}
 
-	g.POST("", h.bundle)
-	g.GET("", h.searchSystem)
-	g.GET("/_history", h.history)
+	g.POST("", h.bundle, auth...)
+	g.GET("", h.searchSystem, auth...)
+	g.GET("/_history", h.history, auth...)
 
-	g.GET("/:type", h.searchType)
-	g.POST("/:type/_search", h.searchType)
-	g.POST("/:type", h.create)
-	g.PUT("/:type", h.conditionalUpdate)
-	g.PATCH("/:type", h.patch)
-	g.DELETE("/:type", h.conditionalDelete)
-	g.GET("/:type/_history", h.history)
+	g.GET("/:type", h.searchType, auth...)
+	g.POST("/:type/_search", h.searchType, auth...)
+	g.POST("/:type", h.create, auth...)
+	g.PUT("/:type", h.conditionalUpdate, auth...)
+	g.PATCH("/:type", h.patch, auth...)
+	g.DELETE("/:type", h.conditionalDelete, auth...)
+	g.GET("/:type/_history", h.history, auth...)
 
-	g.GET("/:type/:id", h.read)
-	g.HEAD("/:type/:id", h.read)
-	g.PUT("/:type/:id", h.update)
-	g.PATCH("/:type/:id", h.patch)
-	g.DELETE("/:type/:id", h.delete)
-	g.GET("/:type/:id/_history", h.history)
-	g.GET("/:type/:id/$everything", h.everything)
-	g.GET("/:type/:id/:comp", h.compartmentSearch)
-	g.GET("/:type/:id/_history/:vid", h.vread)
-	g.HEAD("/:type/:id/_history/:vid", h.vread)
+	g.GET("/:type/:id", h.read, auth...)
+	g.HEAD("/:type/:id", h.read, auth...)
+	g.PUT("/:type/:id", h.update, auth...)
+	g.PATCH("/:type/:id", h.patch, auth...)
+	g.DELETE("/:type/:id", h.delete, auth...)
+	g.GET("/:type/:id/_history", h.history, auth...)
+	g.GET("/:type/:id/$everything", h.everything, auth...)
+	g.GET("/:type/:id/:comp", h.compartmentSearch, auth...)
+	g.GET("/:type/:id/_history/:vid", h.vread, auth...)
+	g.HEAD("/:type/:id/_history/:vid", h.vread, auth...)
 }
 
 func methodNotAllowed(echo.Context) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/search"
 )
@@ -63,7 +64,7 @@ func (h *handler) searchType(c echo.Context) error {
 			values[k] = append(values[k], v...)
 		}
 	}
-	return h.runSearch(c, typ, values, h.BaseURL+"/"+typ, nil)
+	return h.runSearch(c, h.gate(c), typ, values, h.BaseURL+"/"+typ, nil)
 }
 
 // searchSystem serves GET /fhir?_type=... (all types when _type is absent).
@@ -71,14 +72,19 @@ func (h *handler) searchSystem(c echo.Context) error {
 	if err := negotiate(c.Request()); err != nil {
 		return err
 	}
-	return h.runSearch(c, "", c.QueryParams(), h.BaseURL, nil)
+	return h.runSearch(c, h.gate(c), "", c.QueryParams(), h.BaseURL, nil)
 }
 
 // runSearch parses, executes and answers one search; within, when not nil,
 // restricts it to those ids (a compartment).
-func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self string, within []string) error {
+func (h *handler) runSearch(c echo.Context, g *gate, typ string, values url.Values, self string, within []string) error {
 	if err := h.searchEnabled(); err != nil {
 		return err
+	}
+	if typ != "" {
+		if _, err := g.allow(consent.SearchType, typ); err != nil {
+			return err
+		}
 	}
 	values, offset, err := h.pageStart(self, values)
 	if err != nil {
@@ -96,6 +102,11 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_sort"},
 			Diagnostics: "_sort is not supported across several _type values; search one type"}
 	}
+	if typ == "" {
+		if err := g.allowTypes(p.Types); err != nil {
+			return err
+		}
+	}
 	if p.Summary == "count" {
 		p.Count = 0
 	}
@@ -112,7 +123,7 @@ func (h *handler) runSearch(c echo.Context, typ string, values url.Values, self 
 	if offset < 0 {
 		offset = p.Query.Offset // _offset, when the request has no cursor
 	}
-	page, err := h.execute(ctx, p, offset)
+	page, err := h.execute(ctx, g, p, offset)
 	if err != nil {
 		return overTime(ctx, err)
 	}
@@ -180,20 +191,32 @@ type resultPage struct {
 	more     bool
 }
 
-// execute resolves chains and _has into plain criteria, reads one page
-// (plus one resource to know whether more follow) and its includes.
-func (h *handler) execute(ctx context.Context, p *search.Parsed, offset int) (*resultPage, error) {
-	q, empty, err := h.resolve(h.storeSearcher(ctx), p)
+// execute resolves chains and _has into plain criteria, narrows them to
+// what the principal reaches, reads one page (plus one resource to know
+// whether more follow) and its includes.
+func (h *handler) execute(ctx context.Context, g *gate, p *search.Parsed, offset int) (*resultPage, error) {
+	find := h.storeSearcher(ctx)
+	q, empty, err := h.resolve(find, g, p)
 	if err != nil {
 		return nil, err
 	}
 	page := &resultPage{total: -1}
-	if empty {
+	var parts []fhir.Query
+	if !empty {
+		if parts, err = g.parts(find, q, p.Types); err != nil {
+			return nil, err
+		}
+	}
+	if len(parts) == 0 {
 		page.total = 0
 		return page, nil
 	}
+	if len(parts) > 1 && len(q.Sort) > 0 {
+		return nil, &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Expression: []string{"_sort"},
+			Diagnostics: "_sort is not supported across several resource types; search one type"}
+	}
 	if p.Total == "accurate" || p.Count == 0 {
-		n, err := h.count(ctx, q, p.Types)
+		n, err := h.count(ctx, parts)
 		if err != nil {
 			return nil, err
 		}
@@ -203,9 +226,10 @@ func (h *handler) execute(ctx context.Context, p *search.Parsed, offset int) (*r
 		return page, nil
 	}
 	var res []*fhir.Resource
-	if q.Type == "" && len(p.Types) > 1 {
-		res, err = h.searchTypes(ctx, q, p.Types, offset, p.Count+1)
+	if len(parts) > 1 {
+		res, err = h.searchTypes(ctx, parts, offset, p.Count+1)
 	} else {
+		q := parts[0]
 		q.Offset, q.Limit = offset, p.Count+1
 		res, err = h.Store.Search(ctx, q)
 	}
@@ -219,19 +243,14 @@ func (h *handler) execute(ctx context.Context, p *search.Parsed, offset int) (*r
 	if page.total < 0 && !page.more && p.Total != "none" {
 		page.total = offset + len(res)
 	}
-	page.included, err = h.includes(ctx, res, p.Include, p.RevInclude)
+	page.included, err = h.includes(ctx, g, res, p.Include, p.RevInclude)
 	return page, err
 }
 
-// count counts the matches of q, over each of types when q has no type of
-// its own and several are named.
-func (h *handler) count(ctx context.Context, q fhir.Query, types []string) (int, error) {
-	if q.Type != "" || len(types) < 2 {
-		return h.Store.(counter).Count(ctx, q)
-	}
+// count counts the matches of the queries.
+func (h *handler) count(ctx context.Context, parts []fhir.Query) (int, error) {
 	total := 0
-	for _, t := range types {
-		q.Type = t
+	for _, q := range parts {
 		n, err := h.Store.(counter).Count(ctx, q)
 		if err != nil {
 			return 0, err
@@ -241,18 +260,17 @@ func (h *handler) count(ctx context.Context, q fhir.Query, types []string) (int,
 	return total, nil
 }
 
-// searchTypes reads one page of a search over several types. Results are
-// ordered by type, then id, as a search over one store is, so the page is
-// the types' results laid end to end.
-func (h *handler) searchTypes(ctx context.Context, q fhir.Query, types []string, offset, limit int) ([]*fhir.Resource, error) {
-	types = slices.Clone(types)
-	slices.Sort(types)
+// searchTypes reads one page of a search over several types, one query
+// each. Results are ordered by type, then id, as a search over one store
+// is, so the page is the types' results laid end to end.
+func (h *handler) searchTypes(ctx context.Context, parts []fhir.Query, offset, limit int) ([]*fhir.Resource, error) {
+	parts = slices.Clone(parts)
+	slices.SortFunc(parts, func(a, b fhir.Query) int { return strings.Compare(a.Type, b.Type) })
 	var out []*fhir.Resource
-	for _, t := range types {
+	for _, q := range parts {
 		if len(out) >= limit {
 			break
 		}
-		q.Type = t
 		if offset > 0 {
 			n, err := h.Store.(counter).Count(ctx, q)
 			if err != nil {
@@ -274,8 +292,6 @@ func (h *handler) searchTypes(ctx context.Context, q fhir.Query, types []string,
 	return out, nil
 }
 
-// resolve turns chains and _has into clauses and ids; empty reports that
-// nothing can match.
 // searcher runs one store query: the store's, or a unit of work's.
 type searcher func(fhir.Query) ([]*fhir.Resource, error)
 
@@ -283,13 +299,16 @@ func (h *handler) storeSearcher(ctx context.Context) searcher {
 	return func(q fhir.Query) ([]*fhir.Resource, error) { return h.Store.Search(ctx, q) }
 }
 
-func (h *handler) resolve(find searcher, p *search.Parsed) (q fhir.Query, empty bool, err error) {
+// resolve turns chains and _has into clauses and ids; empty reports that
+// nothing can match. The inner queries of chains and _has reach only what
+// the principal may search.
+func (h *handler) resolve(find searcher, g *gate, p *search.Parsed) (q fhir.Query, empty bool, err error) {
 	q = p.Query
 	q.Clauses = slices.Clone(q.Clauses)
 	for _, ch := range p.Chains {
 		var refs []fhir.Value
 		for _, target := range ch.Targets {
-			found, err := h.inner(find, target)
+			found, err := h.inner(find, g, target)
 			if err != nil {
 				return q, false, err
 			}
@@ -307,7 +326,7 @@ func (h *handler) resolve(find searcher, p *search.Parsed) (q fhir.Query, empty 
 			Diagnostics: "_has needs one resource type: search a type, or give one _type"}
 	}
 	for _, has := range p.Has {
-		found, err := h.inner(find, has.Inner)
+		found, err := h.inner(find, g, has.Inner)
 		if err != nil {
 			return q, false, err
 		}
@@ -328,8 +347,11 @@ func (h *handler) resolve(find searcher, p *search.Parsed) (q fhir.Query, empty 
 }
 
 // inner runs the query of a chain or _has, resolving its own chains first.
-func (h *handler) inner(find searcher, p *search.Parsed) ([]*fhir.Resource, error) {
-	q, empty, err := h.resolve(find, p)
+func (h *handler) inner(find searcher, g *gate, p *search.Parsed) ([]*fhir.Resource, error) {
+	q, empty, err := h.resolve(find, g, p)
+	if err == nil && !empty {
+		empty, err = g.restrict(find, consent.SearchType, &q)
+	}
 	if err != nil || empty {
 		return nil, err
 	}
@@ -380,8 +402,10 @@ func (h *handler) references(r *fhir.Resource, param string) []string {
 }
 
 // includes follows _include and _revinclude from the page (and, for
-// :iterate, from what they bring in), without repeating a resource.
-func (h *handler) includes(ctx context.Context, page []*fhir.Resource, inc, rev []search.Include) ([]*fhir.Resource, error) {
+// :iterate, from what they bring in), without repeating a resource. A
+// resource the principal may not read is left out, as if it were not
+// there, and is not followed further.
+func (h *handler) includes(ctx context.Context, g *gate, page []*fhir.Resource, inc, rev []search.Include) ([]*fhir.Resource, error) {
 	if len(inc) == 0 && len(rev) == 0 {
 		return nil, nil
 	}
@@ -399,6 +423,12 @@ func (h *handler) includes(ctx context.Context, page []*fhir.Resource, inc, rev 
 			for _, r := range list {
 				if !seen[r.Key()] {
 					seen[r.Key()] = true
+					if ok, err := g.admits(consent.Read, r, true); err != nil || !ok {
+						if err != nil {
+							return err
+						}
+						continue
+					}
 					next = append(next, r)
 					if len(out)+len(next) > maxInner {
 						return &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the includes bring in too many resources; lower _count"}

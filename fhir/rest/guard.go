@@ -1,0 +1,308 @@
+package rest
+
+// Access control: every handler asks the Guard before it touches the store
+// (may this principal do this interaction on this type at all?), applies
+// the Limits of the answer to its queries (so totals and pages count only
+// what the principal reaches), and passes each resource it returns or
+// replaces through the same decision. All of that goes through the gate of
+// the request, defined here.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/oncofhir/oncofhir/consent"
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+// Guard is the policy decision point (consent.Policy). With Deps.Guard
+// nil nothing is enforced. Decide's error means it could not decide; a
+// denial is a Decision.
+type Guard interface {
+	Decide(ctx context.Context, req consent.Request) (consent.Decision, error)
+}
+
+// authenticate refuses a request that carries no principal with 401 and a
+// Bearer challenge naming the FHIR base as realm.
+func (h *handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if fhir.PrincipalFrom(c.Request().Context()) == nil {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+h.BaseURL+`"`)
+			return &fhir.Error{Code: fhir.CodeLogin, Diagnostics: "authentication required: send a bearer token"}
+		}
+		return next(c)
+	}
+}
+
+// gate is the access check of one request: the principal, and the
+// decisions already taken for it by interaction and type.
+type gate struct {
+	h     *handler
+	ctx   context.Context
+	who   *fhir.Principal
+	cache []decided
+}
+
+type decided struct {
+	op  consent.Interaction
+	typ string
+	d   consent.Decision
+}
+
+var permitAll = consent.Decision{Permit: true}
+
+// gate returns the access check of a request: nil, which permits
+// everything, when there is no Guard.
+func (h *handler) gate(c echo.Context) *gate {
+	if h.Guard == nil {
+		return nil
+	}
+	ctx := c.Request().Context()
+	return &gate{h: h, ctx: ctx, who: fhir.PrincipalFrom(ctx)}
+}
+
+// allow decides op on typ ("" for every type), and answers a denial with
+// 403 naming the interaction and type.
+func (g *gate) allow(op consent.Interaction, typ string) (consent.Decision, error) {
+	if g == nil || g.h.Guard == nil {
+		return permitAll, nil
+	}
+	for _, c := range g.cache {
+		if c.op == op && c.typ == typ {
+			return c.d, forbidden(c.d)
+		}
+	}
+	d, err := g.h.Guard.Decide(g.ctx, consent.Request{Principal: g.who, Interaction: op, Type: typ})
+	if err != nil {
+		return d, err
+	}
+	g.cache = append(g.cache, decided{op, typ, d})
+	return d, forbidden(d)
+}
+
+func forbidden(d consent.Decision) error {
+	if d.Permit {
+		return nil
+	}
+	return &fhir.Error{Code: fhir.CodeForbidden, Diagnostics: d.Reason}
+}
+
+// admit decides about one resource r of op, already allowed on its type.
+// r may be a deletion: the decision is then about its last content. It
+// answers nil, 404 for a resource the principal may not know of (as for a
+// missing one), or 403.
+func (g *gate) admit(op consent.Interaction, r *fhir.Resource) error {
+	return g.decide(op, r, false)
+}
+
+// admitStored is admit for r as the store holds it now (its current
+// version, read or found outside a unit of work): its compartment can then
+// be checked against the store's index, a query that costs the same for
+// any resource, instead of extracting the index from r.
+func (g *gate) admitStored(op consent.Interaction, r *fhir.Resource) error {
+	return g.decide(op, r, true)
+}
+
+func (g *gate) decide(op consent.Interaction, r *fhir.Resource, stored bool) error {
+	d, err := g.allow(op, r.Type)
+	if err != nil || d.Limits == nil {
+		return err
+	}
+	live, err := g.h.lastContent(g.ctx, r)
+	if err != nil {
+		return err
+	}
+	if live == nil { // no content to decide on: nothing to show
+		return notFound(r.Type, r.ID)
+	}
+	req := consent.Request{Principal: g.who, Interaction: op, Type: r.Type, Resource: live, Index: g.h.indexOf(live)}
+	if stored && live == r {
+		req.Refers = g.h.refersOf(g.ctx, live)
+	}
+	d, err = g.h.Guard.Decide(g.ctx, req)
+	switch {
+	case err != nil:
+		return err
+	case d.Permit:
+		return nil
+	case d.Conceal:
+		return notFound(r.Type, r.ID)
+	}
+	return forbidden(d)
+}
+
+// admits is admit (admitStored when stored) for a resource a result may
+// leave out: false when it must be left out.
+func (g *gate) admits(op consent.Interaction, r *fhir.Resource, stored bool) (bool, error) {
+	err := g.decide(op, r, stored)
+	if isCode(err, fhir.CodeForbidden) || isCode(err, fhir.CodeNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func isCode(err error, code models.IssueType) bool {
+	var fe *fhir.Error
+	return errors.As(err, &fe) && fe.Code == code
+}
+
+// admitWrite decides about the version a write would store: any denial is
+// 403 (the principal names the resource's content, so nothing is hidden).
+func (g *gate) admitWrite(op consent.Interaction, r *fhir.Resource) error {
+	err := g.admit(op, r)
+	if isCode(err, fhir.CodeNotFound) {
+		return &fhir.Error{Code: fhir.CodeForbidden, Diagnostics: "the access granted does not reach the " + r.Type + " as written: it belongs to another patient or outside the permitted criteria"}
+	}
+	return err
+}
+
+// indexOf computes the index entries of r when the policy asks for them.
+func (h *handler) indexOf(r *fhir.Resource) func() ([]fhir.IndexEntry, error) {
+	return func() ([]fhir.IndexEntry, error) {
+		if r.Index != nil {
+			return r.Index, nil
+		}
+		if h.Indexer == nil {
+			return nil, errors.New("rest: access limits need the index extractor")
+		}
+		return h.Indexer.Extract(r.Type, r.JSON)
+	}
+}
+
+// refersOf answers from the store's index whether r, a current version,
+// refers to ref through one of params. Should r no longer be current (a
+// write came in between), its own index entries answer.
+func (h *handler) refersOf(ctx context.Context, r *fhir.Resource) func([]string, string) (bool, error) {
+	return func(params []string, ref string) (bool, error) {
+		typ, _, _ := strings.Cut(ref, "/")
+		for _, p := range params {
+			found, err := h.Store.Search(ctx, fhir.Query{Type: r.Type, IDs: []string{r.ID}, Limit: 1,
+				Clauses: []fhir.Clause{{Param: p, Type: fhir.TypeReference, Values: []fhir.Value{{System: typ, Code: ref}}}}})
+			switch {
+			case err != nil:
+				return false, err
+			case len(found) > 0 && found[0].Version == r.Version:
+				return true, nil
+			case len(found) > 0:
+				return refersIn(h.indexOf(r), params, ref)
+			}
+		}
+		// Not found: r may have been replaced in between, by a version that
+		// no longer refers to ref.
+		cur, err := h.Store.Read(ctx, r.Type, r.ID)
+		if err != nil || cur.Version != r.Version {
+			return refersIn(h.indexOf(r), params, ref)
+		}
+		return false, nil
+	}
+}
+
+func refersIn(index func() ([]fhir.IndexEntry, error), params []string, ref string) (bool, error) {
+	entries, err := index()
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(entries, func(e fhir.IndexEntry) bool {
+		return e.Kind == fhir.TypeReference && e.Code == ref && slices.Contains(params, e.Param)
+	}), nil
+}
+
+// lastContent is r, or for a deletion the last version before it that has
+// content (nil if there is none).
+func (h *handler) lastContent(ctx context.Context, r *fhir.Resource) (*fhir.Resource, error) {
+	for v, tries := r.Version-1, 0; r.Deleted && v >= 1 && tries < 8; v, tries = v-1, tries+1 {
+		prev, err := h.Store.VRead(ctx, r.Type, r.ID, v)
+		if err != nil {
+			return nil, err
+		}
+		r = prev
+	}
+	if r.Deleted {
+		return nil, nil
+	}
+	return r, nil
+}
+
+// interactionOf names the interaction of a read or write.
+func interactionOf(in *interaction) consent.Interaction {
+	switch in.method {
+	case http.MethodPost:
+		return consent.Create
+	case http.MethodPut:
+		return consent.Update
+	case http.MethodPatch:
+		return consent.Patch
+	case http.MethodDelete:
+		return consent.Delete
+	case http.MethodGet, http.MethodHead:
+		if in.vid != "" {
+			return consent.VRead
+		}
+	}
+	return consent.Read
+}
+
+// permitted keeps, in place, the types on which op is permitted.
+func (g *gate) permitted(op consent.Interaction, types []string) ([]string, error) {
+	out := types[:0]
+	for _, t := range types {
+		d, err := g.allow(op, t)
+		if err != nil && !isCode(err, fhir.CodeForbidden) {
+			return nil, err
+		}
+		if d.Permit {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// keep filters resources already found (of type typ, or of any type when
+// typ is "") down to those op may reach. When typ's limits admit all of
+// patient's compartment and list holds only that compartment's resources,
+// nothing needs checking one by one.
+func (g *gate) keep(op consent.Interaction, typ, patient string, list []*fhir.Resource) ([]*fhir.Resource, error) {
+	if typ != "" {
+		d, err := g.allow(op, typ)
+		if err != nil || d.Limits == nil || slices.ContainsFunc(d.Limits, func(l consent.Limit) bool {
+			return patient != "" && (l.Patient == "" || l.Patient == patient) && l.Match.IDs == nil && len(l.Match.Clauses) == 0
+		}) {
+			return list, err
+		}
+	}
+	out := list[:0:0]
+	for _, r := range list {
+		ok, err := g.admits(op, r, true)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// admitsVersion decides whether a history entry is shown: versions of
+// types the principal may not see (system history) are left out, and, under
+// limits, those whose content it may not reach. In one instance's history,
+// already admitted as a whole, a deletion is shown.
+func (g *gate) admitsVersion(op consent.Interaction, instance bool, r *fhir.Resource) (bool, error) {
+	d, err := g.allow(op, r.Type)
+	if !d.Permit {
+		if isCode(err, fhir.CodeForbidden) {
+			err = nil
+		}
+		return false, err
+	}
+	if d.Limits == nil || instance && r.Deleted {
+		return true, nil
+	}
+	return g.admits(op, r, false)
+}
