@@ -66,7 +66,7 @@ func (h *handler) everything(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
 	defer cancel()
 	self := h.BaseURL + "/Patient/" + id + "/$everything"
-	values, offset, err := h.pageStart(self, c.QueryParams())
+	values, offset, err := h.pageStart(self, c.QueryParams(), g.tag())
 	if err != nil {
 		return err
 	}
@@ -151,14 +151,14 @@ func (h *handler) everything(c echo.Context) error {
 	b := models.Bundle{Type: models.BundleTypeSearchset, Total: &total}
 	selfURL := self + queryString(values)
 	if offset > 0 {
-		selfURL = self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: offset})
+		selfURL = self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: offset, Who: g.tag()})
 	}
 	b.Link = append(b.Link, models.BundleLink{Relation: "self", Url: selfURL})
 	if end < total {
-		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: end})})
+		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: end, Who: g.tag()})})
 	}
 	if offset > 0 {
-		b.Link = append(b.Link, models.BundleLink{Relation: "previous", Url: self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: max(0, offset-count)})})
+		b.Link = append(b.Link, models.BundleLink{Relation: "previous", Url: self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: max(0, offset-count), Who: g.tag()})})
 	}
 	mode := models.SearchEntryModeMatch
 	for _, r := range page {

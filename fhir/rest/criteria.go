@@ -67,13 +67,17 @@ func (h *handler) criteria(tx fhir.Tx, g *gate, op consent.Interaction, typ, raw
 // the endpoint self: the query it stands for (replacing values) and the
 // offset of the page. A cursor issued for another endpoint is refused.
 // Without a cursor, values stay and the offset is -1 (the caller's
-// default). _cursor and _format are removed from the returned values.
-func (h *handler) pageStart(self string, values url.Values) (url.Values, int, error) {
+// default). _cursor and _format are removed from the returned values. A
+// cursor issued to another principal (see gate.tag) is refused with 403.
+func (h *handler) pageStart(self string, values url.Values, who string) (url.Values, int, error) {
 	offset := -1
 	if tok := values.Get("_cursor"); tok != "" {
 		cur, err := h.cursors.decode(tok)
 		if err == nil && cur.Path != self {
 			err = &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "the paging cursor belongs to another search", Expression: []string{"_cursor"}}
+		}
+		if err == nil && cur.Who != who {
+			err = cursorOfOther()
 		}
 		if err != nil {
 			return nil, 0, err

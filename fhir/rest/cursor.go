@@ -13,11 +13,14 @@ import (
 // cursor is the position in a result set carried by paging links: the
 // canonical query it belongs to and how far into it the page starts. It is
 // signed, so editing it (to reach another query's results, or another
-// patient's) is refused.
+// patient's) is refused, and bound to the principal it was issued to.
 type cursor struct {
 	Path   string `json:"p"` // the endpoint it was issued for
 	Query  string `json:"q"`
 	Offset int    `json:"o"`
+	Who    string `json:"w,omitempty"` // gate.tag of the principal
+	// Store is a storage engine's own cursor (history), carried signed.
+	Store string `json:"s,omitempty"`
 }
 
 // signer signs and checks cursors with the server's key.

@@ -9,6 +9,8 @@ package rest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"slices"
@@ -246,6 +248,22 @@ func interactionOf(in *interaction) consent.Interaction {
 		}
 	}
 	return consent.Read
+}
+
+// tag identifies the principal in the paging cursors issued to it, so a
+// link replayed by anyone else is refused. "" without a principal.
+func (g *gate) tag() string {
+	if g == nil || g.who == nil {
+		return ""
+	}
+	p := g.who
+	sum := sha256.Sum256([]byte(p.Subject + "\x00" + p.Client + "\x00" + p.Patient + "\x00" + p.Grant))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+func cursorOfOther() error {
+	return &fhir.Error{Code: fhir.CodeForbidden, Expression: []string{"_cursor"},
+		Diagnostics: "the paging cursor was issued to another user or client"}
 }
 
 // permitted keeps, in place, the types on which op is permitted.

@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -282,5 +283,35 @@ func TestGuardUserLevel(t *testing.T) {
 		t.Run("user token reads another patient's Observation even with a patient in context", func(t *testing.T) {
 			wantStatus(t, s.doAs(token(f.p1, "user/Observation.r"), "GET", "/fhir/Observation/"+f.o3, ""), http.StatusOK)
 		})
+	})
+}
+
+func TestGuardBindsCursorsToThePrincipal(t *testing.T) {
+	eachGuarded(t, func(t *testing.T, s *guarded) {
+		f := s.f
+		alice, mallory := token(f.p1, "patient/*.rs"), token(f.p1, "patient/*.rs")
+		mallory.Subject, mallory.Client = "mallory", "other-app"
+		for _, tc := range []struct{ name, first string }{
+			{"search", "/fhir/Observation?_count=1"},
+			{"$everything", "/fhir/Patient/" + f.p1 + "/$everything?_count=1"},
+			{"history", "/fhir/Observation/_history?_count=1"},
+			{"compartment search", "/fhir/Patient/" + f.p1 + "/Observation?_count=1"},
+		} {
+			t.Run(tc.name+": a next link replayed by another principal → 403 and no data; by its own → 200", func(t *testing.T) {
+				r := s.doAs(alice, "GET", tc.first, "")
+				wantStatus(t, r, http.StatusOK)
+				next := link(t, r, "next")
+				if next == "" {
+					t.Fatalf("no next link: %s", r.body)
+				}
+				u, _ := url.Parse(next)
+				replay := s.doAs(mallory, "GET", u.RequestURI(), "")
+				wantIssue(t, replay, http.StatusForbidden, "forbidden")
+				if strings.Contains(string(replay.body), `"entry"`) {
+					t.Errorf("data in the refusal: %s", replay.body)
+				}
+				wantStatus(t, s.doAs(alice, "GET", u.RequestURI(), ""), http.StatusOK)
+			})
+		}
 	})
 }

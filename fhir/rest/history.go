@@ -78,7 +78,21 @@ func (h *handler) history(c echo.Context) error {
 		}
 		q.Count = min(n, maxCount)
 	}
-	q.Cursor = params.Get("_cursor")
+	if tok := params.Get("_cursor"); tok != "" {
+		// The store's cursor travels signed, bound to the endpoint and the
+		// principal it was issued to.
+		cur, err := h.cursors.decode(tok)
+		if err == nil && (cur.Path != self || cur.Store == "") {
+			err = &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "the paging cursor belongs to another history", Expression: []string{"_cursor"}}
+		}
+		if err == nil && cur.Who != g.tag() {
+			err = cursorOfOther()
+		}
+		if err != nil {
+			return err
+		}
+		q.Cursor = cur.Store
+	}
 	if q.ID != "" {
 		// An instance that never existed has no history: 404, not an empty
 		// page; nor has one the principal may not know of.
@@ -106,7 +120,7 @@ func (h *handler) history(c echo.Context) error {
 	b.Link = append(b.Link, models.BundleLink{Relation: "self", Url: self + queryString(params)})
 	if page.Next != "" {
 		next := cloneValues(params)
-		next.Set("_cursor", page.Next)
+		next.Set("_cursor", h.cursors.encode(cursor{Path: self, Store: page.Next, Who: g.tag()}))
 		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + queryString(next)})
 	}
 	for _, r := range page.Entries {

@@ -86,7 +86,7 @@ func (h *handler) runSearch(c echo.Context, g *gate, typ string, values url.Valu
 			return err
 		}
 	}
-	values, offset, err := h.pageStart(self, values)
+	values, offset, err := h.pageStart(self, values, g.tag())
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (h *handler) runSearch(c echo.Context, g *gate, typ string, values url.Valu
 	link := func(rel string, off int) {
 		u := self + "?" + canonical
 		if off != 0 || rel != "self" {
-			u = self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: off})
+			u = self + "?_cursor=" + h.cursors.encode(cursor{Path: self, Query: canonical, Offset: off, Who: g.tag()})
 		}
 		b.Link = append(b.Link, models.BundleLink{Relation: rel, Url: u})
 	}
