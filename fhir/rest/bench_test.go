@@ -2,11 +2,13 @@ package rest_test
 
 import (
 	"fmt"
-	"github.com/oncofhir/oncofhir/fhir/rest"
-	"github.com/oncofhir/oncofhir/fhir/synth"
 	"net/http"
 	"os"
 	"testing"
+
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/rest"
+	"github.com/oncofhir/oncofhir/fhir/synth"
 )
 
 // BenchmarkREST measures create, read and update through the real router
@@ -63,5 +65,35 @@ func BenchmarkTransactionBundle(b *testing.B) {
 		if r := s.do("POST", "/fhir", string(bundles[i%len(bundles)])); r.status != http.StatusOK {
 			b.Fatal(r.status, string(r.body))
 		}
+	}
+}
+
+// BenchmarkRead reads one Observation through the real router on SQLite:
+// without a Guard, with a user-level token (one decision about the type)
+// and with a patient token (the resource is checked against the patient's
+// compartment too), to show what the access check adds to a read.
+func BenchmarkRead(b *testing.B) {
+	store := engines[0].open(b)
+	admin := newServer(b, store)
+	patient := admin.create(`{"resourceType":"Patient","name":[{"family":"Bench"}]}`)
+	obs := admin.create(observation(patient, "laboratory", "718-7", ""))
+	guarded := newServer(b, store, withGuard(b))
+	for _, tc := range []struct {
+		name string
+		s    *server
+		p    *fhir.Principal
+	}{
+		{"open", admin, nil},
+		{"user", guarded, token("", "user/*.rs")},
+		{"patient", guarded, token(patient, "patient/*.rs")},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := tc.s.doAs(tc.p, "GET", "/fhir/Observation/"+obs, ""); r.status != http.StatusOK {
+					b.Fatal(r.status, string(r.body))
+				}
+			}
+		})
 	}
 }
