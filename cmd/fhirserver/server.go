@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/oncofhir/oncofhir/conformance"
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/mongostore"
 	"github.com/oncofhir/oncofhir/fhir/rest"
@@ -143,6 +144,7 @@ func (m *Main) Open(ctx context.Context) error {
 	g := e.Group("/fhir")
 	m.OAuth.Register(e, g)
 	g.Use(m.OAuth.Bearer)
+	deps.Guard = consent.New(consent.Config{Params: params, Compartment: deps.Compartment, BaseURL: m.Config.FHIRBase()})
 	rest.Register(g, deps)
 	m.Echo = e
 	return nil

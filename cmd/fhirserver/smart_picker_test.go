@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"regexp"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 

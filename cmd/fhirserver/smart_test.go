@@ -62,7 +62,7 @@ func startSMART(t *testing.T) *smartServer {
 	}
 	if _, err := m.OAuth.Clients().Add(ctx, &oauth.Client{ID: "app", Name: "Test app", Type: oauth.ClientPublic,
 		RedirectURIs: []string{appRedirect},
-		Scopes:       strings.Fields("launch/patient openid fhirUser offline_access patient/*.rs patient/*.read")}); err != nil {
+		Scopes:       strings.Fields("launch/patient openid fhirUser offline_access patient/*.cruds patient/*.read")}); err != nil {
 		t.Fatal(err)
 	}
 	return &smartServer{Main: m, base: base}
