@@ -259,6 +259,17 @@ func (h *handler) compartmentSearch(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
 	defer cancel()
+	if h.Guard != nil {
+		// Another patient's compartment answers as a missing one would
+		// for a read: 404, not an empty page.
+		if patient, err := h.Store.Read(ctx, "Patient", id); err == nil && !patient.Deleted {
+			if err := g.admit(consent.Read, patient); err != nil {
+				return err
+			}
+		} else if err != nil && !errors.Is(err, fhir.ErrNotFound) {
+			return err
+		}
+	}
 	found, err := h.compartmentKeys(ctx, typ, id, time.Time{})
 	if err != nil {
 		return overTime(ctx, err)

@@ -78,7 +78,6 @@ func TestGuardPatientContextSearch(t *testing.T) {
 			{"system search over several _type values", "?_type=Observation,Encounter,Condition", []string{O(f.o1), O(f.o2), O(f.o4), E(f.e1)}, nil},
 			{"system search without _type covers the compartment", "?_count=100", []string{P(f.p1), O(f.o1), O(f.o2), O(f.o4), E(f.e1)}, nil},
 			{"types outside the compartment are searched when named", "Practitioner", []string{"Practitioner/" + f.pr}, nil},
-			{"compartment search of another patient reaches only the patient's own data", "Patient/" + f.p2 + "/Encounter", nil, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := s.doAs(me, "GET", fhirPath(tc.query), "")
@@ -91,6 +90,10 @@ func TestGuardPatientContextSearch(t *testing.T) {
 				}
 			})
 		}
+		t.Run("compartment search of another patient → 404, as a read of them", func(t *testing.T) {
+			wantStatus(t, s.doAs(me, "GET", fhirPath("Patient/"+f.p2+"/Encounter"), ""), http.StatusNotFound)
+			wantStatus(t, s.doAs(me, "GET", fhirPath("Patient/"+f.p1+"/Encounter"), ""), http.StatusOK)
+		})
 		for _, tc := range []struct {
 			name, query string
 			want        float64
