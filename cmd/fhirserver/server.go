@@ -118,6 +118,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Validator:      validator,
 		BaseURL:        m.Config.FHIRBase(),
 		IsResourceType: conformance.IsResourceType,
+		ResourceTypes:  conformance.ResourceTypes(),
 		Capability:     capability,
 		MaxBodyBytes:   m.Config.MaxBodyBytes,
 		Logger:         m.Logger,

@@ -96,6 +96,7 @@ func newServer(t testing.TB, store fhir.Store, mod ...func(*rest.Deps)) *server 
 		Validator:      sharedValidator(t),
 		BaseURL:        base,
 		IsResourceType: conformance.IsResourceType,
+		ResourceTypes:  conformance.ResourceTypes(),
 		Capability:     []byte(`{"resourceType":"CapabilityStatement"}`),
 		MaxBodyBytes:   64 << 10,
 		Params:         params,

@@ -24,11 +24,14 @@ type Deps struct {
 	Validator      Validator
 	BaseURL        string
 	IsResourceType func(string) bool
-	Capability     []byte // the CapabilityStatement, built once
-	Now            func() time.Time
-	NewID          func() string
-	MaxBodyBytes   int64 // request body limit; 0 means DefaultMaxBodyBytes
-	Logger         *slog.Logger
+	// ResourceTypes lists every type served (what a bare _revinclude=*
+	// looks through).
+	ResourceTypes []string
+	Capability    []byte // the CapabilityStatement, built once
+	Now           func() time.Time
+	NewID         func() string
+	MaxBodyBytes  int64 // request body limit; 0 means DefaultMaxBodyBytes
+	Logger        *slog.Logger
 	// Search: the parameters, the extractor run on every write, the
 	// Patient compartment (type → parameters) and the key that signs
 	// paging cursors (random when empty: set it when several processes

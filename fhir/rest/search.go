@@ -495,12 +495,11 @@ func (h *handler) includes(ctx context.Context, g *gate, page []*fhir.Resource, 
 }
 
 // revinclude finds the resources of in.Source pointing to values through
-// in.Param, or through any of its reference parameters for "Type:*". A
-// bare "*" (every type) is refused as too broad.
+// in.Param, through any of its reference parameters for "Type:*", or
+// through any reference parameter of any type for a bare "*".
 func (h *handler) revinclude(ctx context.Context, in search.Include, values []fhir.Value) ([]*fhir.Resource, error) {
 	if in.Source == "*" {
-		return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Expression: []string{"_revinclude"},
-			Diagnostics: "_revinclude=* would search every resource type; name the source type, as in Observation:*"}
+		return h.revincludeAll(ctx, values)
 	}
 	params := []string{in.Param}
 	if in.Param == "*" {
@@ -518,4 +517,68 @@ func (h *handler) revinclude(ctx context.Context, in search.Include, values []fh
 		return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "_revinclude brings in too many resources; lower _count"}
 	}
 	return out, nil
+}
+
+// revincludeAll serves a bare _revinclude=*: every resource, of any type,
+// pointing to one of values through a reference parameter that may
+// target the values' types. One indexed query per such parameter, and
+// the same bound on what comes in as any include.
+func (h *handler) revincludeAll(ctx context.Context, values []fhir.Value) ([]*fhir.Resource, error) {
+	targets := map[string]bool{}
+	for _, v := range values {
+		targets[v.System] = true
+	}
+	seen := map[string]bool{}
+	var out []*fhir.Resource
+	for _, src := range h.referrers(targets) {
+		found, err := h.referring(ctx, src.typ, src.params, values, nil, maxInner-len(out))
+		if err != nil {
+			return nil, err
+		}
+		if found == nil {
+			return nil, &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "_revinclude brings in too many resources; lower _count"}
+		}
+		for _, r := range found {
+			if !seen[r.Key()] {
+				seen[r.Key()] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+type referrer struct {
+	typ    string
+	params []string
+}
+
+// referrers lists, per resource type, the reference parameters that may
+// point to one of the target types.
+func (h *handler) referrers(targets map[string]bool) []referrer {
+	rp, ok := h.Params.(interface{ ReferenceParams(string) []string })
+	if !ok {
+		return nil
+	}
+	var out []referrer
+	for _, typ := range h.ResourceTypes {
+		var params []string
+		for _, code := range rp.ReferenceParams(typ) {
+			p, ok := h.Params.Lookup(typ, code)
+			if !ok {
+				continue
+			}
+			match := len(p.Targets) == 0
+			for _, t := range p.Targets {
+				match = match || targets[t]
+			}
+			if match {
+				params = append(params, code)
+			}
+		}
+		if len(params) > 0 {
+			out = append(out, referrer{typ: typ, params: params})
+		}
+	}
+	return out
 }

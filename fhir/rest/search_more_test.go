@@ -269,3 +269,21 @@ func TestSearchPagingEdges(t *testing.T) {
 		})
 	})
 }
+
+// TestRevincludeStarFollowsEveryType: a bare _revinclude=* brings in the
+// resources of any type that point to the matches, and only those.
+func TestRevincludeStarFollowsEveryType(t *testing.T) {
+	searchEach(t, func(t *testing.T, s *server) {
+		pat := s.create(`{"resourceType":"Patient","name":[{"family":"Star"}]}`)
+		other := s.create(`{"resourceType":"Patient","name":[{"family":"Else"}]}`)
+		obs := s.create(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/` + pat + `"}}`)
+		enc := s.create(`{"resourceType":"Encounter","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/` + pat + `"}}`)
+		rp := s.create(`{"resourceType":"RelatedPerson","patient":{"reference":"Patient/` + pat + `"}}`)
+		s.create(`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/` + other + `"}}`)
+		r := s.do("GET", "/fhir/Patient?_id="+pat+"&_revinclude=*", "")
+		wantStatus(t, r, http.StatusOK)
+		if got := ids(t, r, "include"); !same(got, "Observation/"+obs, "Encounter/"+enc, "RelatedPerson/"+rp) {
+			t.Errorf("revincluded %v", got)
+		}
+	})
+}

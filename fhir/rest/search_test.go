@@ -99,7 +99,11 @@ func TestSearch(t *testing.T) {
 			if got := ids(t, r, "include"); !same(got, P(smith)) {
 				t.Errorf("included through every parameter %v", got)
 			}
-			wantStatus(t, s.do("GET", "/fhir/Patient?_id="+smith+"&_revinclude=*", ""), http.StatusBadRequest)
+			r = s.do("GET", "/fhir/Patient?_id="+smith+"&_revinclude=*", "")
+			wantStatus(t, r, http.StatusOK)
+			if got := ids(t, r, "include"); !same(got, O(hb), O(wbc)) {
+				t.Errorf("revincluded from every type %v", got)
+			}
 		})
 		t.Run("POST _search with a form body answers like GET", func(t *testing.T) {
 			r := s.do("POST", "/fhir/Patient/_search", "name=smi", "Content-Type", "application/x-www-form-urlencoded")
