@@ -107,7 +107,14 @@ func (s *Server) logout(c echo.Context) error {
 }
 
 func (s *Server) signedIn(c echo.Context) error {
-	return s.page(c, http.StatusOK, "error", pageData{Title: "You are signed in", Message: "You can close this page."})
+	login, err := s.logins.current(c)
+	if err != nil {
+		return err
+	}
+	if login == nil {
+		return c.Redirect(http.StatusSeeOther, "/oauth/login")
+	}
+	return s.page(c, http.StatusOK, "signedin", pageData{Title: "You are signed in"})
 }
 
 // consentPage is the authorization page: what each scope lets the app

@@ -327,3 +327,58 @@ func TestBackendServices(t *testing.T) {
 		t.Errorf("scope beyond the registration: %d, want 400", status)
 	}
 }
+
+// TestOnlineAccessEndsWithTheSession: an online_access refresh token
+// works while the user's sign-in session lives and fails once they sign
+// out.
+func TestOnlineAccessEndsWithTheSession(t *testing.T) {
+	s := startSMART(t)
+	ctx := context.Background()
+	if _, err := s.OAuth.Clients().Add(ctx, &oauth.Client{ID: "online", Name: "Online app", Type: oauth.ClientPublic,
+		RedirectURIs: []string{appRedirect}, Scopes: strings.Fields("launch/patient openid fhirUser online_access patient/*.rs")}); err != nil {
+		t.Fatal(err)
+	}
+	conf := s.oauthConfig("launch/patient online_access patient/*.rs")
+	conf.ClientID = "online"
+	verifier := oauth2.GenerateVerifier()
+	b := browser(t)
+	resp, body := signIn(t, b, conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir")), "ann", "correct horse battery")
+	resp, err := b.PostForm(resp.Request.URL.String(), url.Values{"csrf": {pageCSRF(t, body)}, "action": {"grant"}, "scope": {"online_access", "patient/*.rs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange: %v, refresh token %q", err, tok.RefreshToken)
+	}
+	refresh := func(rt string) (int, map[string]any) {
+		status, body, _ := postForm(t, s.Main, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"online"}}, nil)
+		return status, body
+	}
+	status, next := refresh(tok.RefreshToken)
+	if status != 200 {
+		t.Fatalf("refresh while signed in: %d %v", status, next)
+	}
+	// Sign out (the signed-in page carries the form token of this browser).
+	page, err := b.Get(s.base + "/oauth/signed-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrf := pageCSRF(t, readAll(t, page))
+	out, err := b.PostForm(s.base+"/oauth/logout", url.Values{"csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, out)
+	if out.StatusCode != 200 {
+		t.Fatalf("logout: %d", out.StatusCode)
+	}
+	if status, body := refresh(next["refresh_token"].(string)); status != 400 {
+		t.Errorf("refresh after signing out: %d %v, want 400", status, body)
+	}
+}
