@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -140,58 +141,118 @@ func (s *Server) flowStep(c echo.Context) error {
 	return s.advance(c, f)
 }
 
-// advance runs the pipeline: each step either shows its page or passes.
+// journey is what the pipeline's steps share about one authorization.
+type journey struct {
+	flow      *flow
+	login     *Login
+	acct      *Account
+	client    *Client
+	requested []string // the scopes the account may grant
+}
+
+// A step of the login pipeline either answers (its page, a redirect) and
+// stops the walk, or passes to the next step. Second factors and step-up
+// take their place after sign-in; no code is issued until every step has
+// passed (finish runs only from the last one's form).
+type step struct {
+	name string
+	run  func(s *Server, c echo.Context, j *journey) (answered bool, err error)
+}
+
+var pipeline = []step{
+	{"sign in", (*Server).signInStep},
+	{"launch owner", (*Server).launchOwnerStep},
+	{"patient", (*Server).patientStep},
+	{"authorize app", (*Server).authorizeStep},
+}
+
+// advance walks the pipeline until a step answers.
 func (s *Server) advance(c echo.Context, f *flow) error {
-	ctx := c.Request().Context()
+	j := &journey{flow: f}
+	for _, st := range pipeline {
+		answered, err := st.run(s, c, j)
+		if err != nil {
+			return fmt.Errorf("oauth: %s: %w", st.name, err)
+		}
+		if answered {
+			return nil
+		}
+	}
+	return errors.New("oauth: the pipeline ended without an answer")
+}
+
+func (s *Server) toLogin(c echo.Context, f *flow) (bool, error) {
+	return true, c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
+}
+
+// signInStep needs a live sign-in session of an active account, the same
+// account all along the flow.
+func (s *Server) signInStep(c echo.Context, j *journey) (bool, error) {
+	ctx, f := c.Request().Context(), j.flow
 	login, err := s.logins.current(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if login == nil || (f.Account != "" && login.Account != f.Account) {
-		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
+		return s.toLogin(c, f)
 	}
 	acct, err := s.accounts.Get(ctx, login.Account)
 	if err != nil || acct.Disabled {
 		s.logins.end(c)
-		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
+		return s.toLogin(c, f)
 	}
 	if f.Account == "" {
 		f.Account = acct.ID
 		if err := s.saveFlow(ctx, f); err != nil {
-			return err
+			return false, err
 		}
-	}
-	if f.EHR && f.LaunchBy != acct.ID {
-		return s.page(c, http.StatusForbidden, "error", pageData{Title: "This launch belongs to someone else",
-			Message: "Start the app again from your own session."})
 	}
 	client, err := s.clients.Get(ctx, f.Client)
 	if err != nil {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This app is no longer registered"})
+		return true, s.page(c, http.StatusBadRequest, "error", pageData{Title: "This app is no longer registered"})
 	}
-	requested := s.offered(acct, strings.Fields(f.Form.Get("scope")))
-	if f.Patient == "" && needsPatient(requested) {
-		switch acct.Role {
-		case "patient":
-			f.Patient = strings.TrimPrefix(acct.FHIRUser, "Patient/")
-		case "proxy":
-			ids, err := s.proxyPatients(ctx, acct)
-			if err != nil {
-				return err
-			}
-			if len(ids) == 1 {
-				f.Patient = ids[0]
-			} else {
-				return s.pickerPage(c, f, acct, ids)
-			}
-		default:
-			return s.pickerPage(c, f, acct, nil)
-		}
-		if err := s.saveFlow(ctx, f); err != nil {
-			return err
-		}
+	j.login, j.acct, j.client = login, acct, client
+	j.requested = s.offered(acct, strings.Fields(f.Form.Get("scope")))
+	return false, nil
+}
+
+// launchOwnerStep: an EHR launch is used only by the user who made it.
+func (s *Server) launchOwnerStep(c echo.Context, j *journey) (bool, error) {
+	if j.flow.EHR && j.flow.LaunchBy != j.acct.ID {
+		return true, s.page(c, http.StatusForbidden, "error", pageData{Title: "This launch belongs to someone else",
+			Message: "Start the app again from your own session."})
 	}
-	return s.consentPage(c, f, client, requested)
+	return false, nil
+}
+
+// patientStep sets the patient in context when the scopes need one: a
+// patient's own record, a caregiver's patient, or the picker.
+func (s *Server) patientStep(c echo.Context, j *journey) (bool, error) {
+	ctx, f, acct := c.Request().Context(), j.flow, j.acct
+	if f.Patient != "" || !needsPatient(j.requested) {
+		return false, nil
+	}
+	switch acct.Role {
+	case "patient":
+		f.Patient = strings.TrimPrefix(acct.FHIRUser, "Patient/")
+	case "proxy":
+		ids, err := s.proxyPatients(ctx, acct)
+		if err != nil {
+			return false, err
+		}
+		if len(ids) != 1 {
+			return true, s.pickerPage(c, f, acct, ids)
+		}
+		f.Patient = ids[0]
+	default:
+		return true, s.pickerPage(c, f, acct, nil)
+	}
+	return false, s.saveFlow(ctx, f)
+}
+
+// authorizeStep shows the authorization page; its form finishes the flow.
+func (s *Server) authorizeStep(c echo.Context, j *journey) (bool, error) {
+	return true, s.consentPage(c, j.flow, j.client, j.requested)
 }
 
 // offered are the requested scopes the account may grant: known scopes
@@ -253,35 +314,43 @@ func (s *Server) flowPost(c echo.Context) error {
 		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired",
 			Message: "Go back to the app and start again."})
 	}
-	ctx := c.Request().Context()
-	login, err := s.logins.current(c)
-	if err != nil {
-		return err
+	action := c.FormValue("action")
+	// Every step before the one whose form this is must still pass: a
+	// form cannot skip the sign-in, the launch owner or the patient.
+	last := "authorize app"
+	if action == "pick" {
+		last = "patient"
 	}
-	if login == nil || login.Account != f.Account {
-		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
+	j := &journey{flow: f}
+	for _, st := range pipeline {
+		if st.name == last {
+			break
+		}
+		answered, err := st.run(s, c, j)
+		if err != nil {
+			return fmt.Errorf("oauth: %s: %w", st.name, err)
+		}
+		if answered {
+			return nil
+		}
 	}
-	acct, err := s.accounts.Get(ctx, f.Account)
-	if err != nil || acct.Disabled {
-		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
-	}
-	switch c.FormValue("action") {
+	switch action {
 	case "pick":
-		return s.pick(c, f, acct)
+		return s.pick(c, f, j.acct)
 	case "deny":
-		return s.finish(c, f, login, acct, nil, true)
+		return s.finish(c, f, j.login, j.acct, nil, true)
 	case "grant":
 		kept := map[string]bool{}
 		for _, v := range c.Request().PostForm["scope"] {
 			kept[v] = true
 		}
 		var granted []string
-		for _, raw := range s.offered(acct, strings.Fields(f.Form.Get("scope"))) {
+		for _, raw := range j.requested {
 			if kept[raw] || !choosable(raw) {
 				granted = append(granted, raw)
 			}
 		}
-		return s.finish(c, f, login, acct, granted, false)
+		return s.finish(c, f, j.login, j.acct, granted, false)
 	}
 	return s.advance(c, f)
 }

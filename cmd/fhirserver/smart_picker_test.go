@@ -91,6 +91,24 @@ func TestPatientContextFollowsTheUser(t *testing.T) {
 			t.Errorf("patient = %v", tok.Extra("patient"))
 		}
 	})
+	t.Run("granting before a patient is picked shows the picker, issues no code", func(t *testing.T) {
+		b := browser(t)
+		resp, _ := signIn(t, b, authURL, "nurse-n", "nurse passphrase")
+		flowURL := resp.Request.URL.String()
+		resp, err := b.Get(flowURL + "?q=brow") // a page with this browser's form token
+		if err != nil {
+			t.Fatal(err)
+		}
+		csrf := pageCSRF(t, readAll(t, resp))
+		resp, err = b.PostForm(flowURL, url.Values{"csrf": {csrf}, "action": {"grant"}, "scope": {"patient/*.rs"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, resp)
+		if loc, _ := resp.Location(); loc != nil || !strings.Contains(body, "Choose a patient") {
+			t.Errorf("%d %v:\n%s", resp.StatusCode, loc, body)
+		}
+	})
 	t.Run("a flow cannot be continued from another browser", func(t *testing.T) {
 		resp, _ := signIn(t, browser(t), authURL, "ann", "correct horse battery")
 		other := browser(t)
