@@ -206,6 +206,27 @@ func TestEHRLaunch(t *testing.T) {
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier),
 		oauth2.SetAuthURLParam("aud", loc.Query().Get("iss")), oauth2.SetAuthURLParam("launch", loc.Query().Get("launch")))
+	// Another staff member cannot use this launch, by page or by form.
+	if _, err := s.OAuth.Accounts().Add(ctx, "dr-two", "oncologist", "", "another passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	other := browser(t)
+	resp, body = signIn(t, other, authURL, "dr-two", "another passphrase")
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "Allow EHR app") {
+		t.Fatalf("another user's launch: %d", resp.StatusCode)
+	}
+	loginPage, err := other.Get(s.base + "/oauth/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = other.PostForm(resp.Request.URL.String(), url.Values{"csrf": {pageCSRF(t, readAll(t, loginPage))}, "action": {"grant"}, "scope": {"patient/*.rs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if loc, _ := resp.Location(); resp.StatusCode != http.StatusForbidden || loc != nil {
+		t.Fatalf("another user's launch, form posted: %d %v", resp.StatusCode, loc)
+	}
 	resp, err = jar.Get(authURL)
 	if err != nil {
 		t.Fatal(err)
