@@ -125,37 +125,39 @@ func (s *Server) introspect(c echo.Context) error {
 // any token. fosite has authenticated the caller already.
 func (s *Server) mayIntrospect(c echo.Context, tokenClient string) bool {
 	r := c.Request()
-	if id, _, ok := r.BasicAuth(); ok {
-		if v, err := url.QueryUnescape(id); err == nil {
-			id = v
-		}
-		if id == tokenClient {
-			return true
-		}
-		caller, err := s.clients.Get(r.Context(), id)
-		if err != nil {
+	// The caller is who fosite authenticated: a bearer token (header or
+	// access_token form field) when there is one, else Basic credentials.
+	if tok := fosite.AccessTokenFromRequest(r); tok != "" {
+		p, err := s.principal(r.Context(), tok)
+		if err != nil || p == nil {
 			return false
 		}
-		for _, raw := range caller.Scopes {
-			if strings.HasPrefix(raw, scope.System+"/") {
+		if p.Client == tokenClient {
+			return true
+		}
+		for _, perm := range p.Scopes {
+			if perm.Level == scope.System {
 				return true
 			}
 		}
 		return false
 	}
-	tok, ok := cutBearer(r.Header.Get("Authorization"))
+	id, _, ok := r.BasicAuth()
 	if !ok {
 		return false
 	}
-	p, err := s.principal(r.Context(), tok)
-	if err != nil || p == nil {
-		return false
+	if v, err := url.QueryUnescape(id); err == nil {
+		id = v
 	}
-	if p.Client == tokenClient {
+	if id == tokenClient {
 		return true
 	}
-	for _, perm := range p.Scopes {
-		if perm.Level == scope.System {
+	caller, err := s.clients.Get(r.Context(), id)
+	if err != nil {
+		return false
+	}
+	for _, raw := range caller.Scopes {
+		if strings.HasPrefix(raw, scope.System+"/") {
 			return true
 		}
 	}

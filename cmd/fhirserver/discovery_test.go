@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/oncofhir/oncofhir/oauth"
 )
 
@@ -517,6 +519,15 @@ func TestIntrospection(t *testing.T) {
 		})
 	}
 
+	t.Run("a Basic client id alongside another client's access_token field → inactive", func(t *testing.T) {
+		// The caller is the access_token's client, whatever the
+		// unchecked Basic header names.
+		status, body, _ := postForm(t, s.Main, "/oauth/introspect", url.Values{"token": {tok.AccessToken}, "access_token": {otherAppToken(t, s)}},
+			basic("app", "anything"))
+		if status == 200 && body["active"] == true {
+			t.Errorf("spoofed caller learned %v", body)
+		}
+	})
 	for _, c := range []struct {
 		name       string
 		token      string
@@ -548,4 +559,24 @@ func TestIntrospection(t *testing.T) {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+// otherAppToken is an access token of a public app other than "app",
+// holding no system scope.
+func otherAppToken(t *testing.T, s *smartServer) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.OAuth.Clients().Add(ctx, &oauth.Client{ID: "second-app", Name: "Test app", Type: oauth.ClientPublic,
+		RedirectURIs: []string{appRedirect}, Scopes: strings.Fields("launch/patient patient/*.rs")}); err != nil {
+		t.Fatal(err)
+	}
+	conf := s.oauthConfig("launch/patient patient/*.rs")
+	conf.ClientID = "second-app"
+	verifier := oauth2.GenerateVerifier()
+	loc := authorizeApp(t, browser(t), conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir")), []string{"patient/*.rs"})
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
 }
