@@ -285,25 +285,50 @@ func needsPatient(scopes []string) bool {
 }
 
 // proxyPatients are the patients a caregiver may act for: for now the
-// patient of the caregiver's RelatedPerson (Consent adds more later).
+// patient of the caregiver's RelatedPerson, while it is active (Consent
+// adds more later).
 func (s *Server) proxyPatients(ctx context.Context, acct *Account) ([]string, error) {
-	typ, id, _ := strings.Cut(acct.FHIRUser, "/")
-	res, err := s.cfg.Store.Read(ctx, typ, id)
-	if errors.Is(err, fhir.ErrNotFound) {
-		return nil, nil
-	} else if err != nil {
+	pid, err := s.proxyPatient(ctx, acct.FHIRUser)
+	if err != nil || pid == "" {
 		return nil, err
 	}
+	return []string{pid}, nil
+}
+
+// proxyPatient reads the patient a RelatedPerson links to ("" when none,
+// or when the RelatedPerson is gone or inactive).
+func (s *Server) proxyPatient(ctx context.Context, ref string) (string, error) {
+	typ, id, _ := strings.Cut(ref, "/")
+	if typ != "RelatedPerson" || !fhir.ValidID(id) {
+		return "", nil
+	}
+	res, err := s.cfg.Store.Read(ctx, typ, id)
+	if errors.Is(err, fhir.ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	if res.Deleted {
+		return "", nil
+	}
 	var rp struct {
+		Active  *bool                      `json:"active"`
 		Patient struct{ Reference string } `json:"patient"`
 	}
-	if err := json.Unmarshal(res.JSON, &rp); err != nil {
-		return nil, nil
+	if err := json.Unmarshal(res.JSON, &rp); err != nil || (rp.Active != nil && !*rp.Active) {
+		return "", nil
 	}
 	if pid, ok := strings.CutPrefix(rp.Patient.Reference, "Patient/"); ok && fhir.ValidID(pid) {
-		return []string{pid}, nil
+		return pid, nil
 	}
-	return nil, nil
+	return "", nil
+}
+
+// proxyLinked tells whether a caregiver's RelatedPerson still links them
+// to the patient.
+func (s *Server) proxyLinked(ctx context.Context, ref, patient string) (bool, error) {
+	pid, err := s.proxyPatient(ctx, ref)
+	return err == nil && pid == patient, err
 }
 
 // flowPost handles the pipeline's forms: the patient picked, the scopes
@@ -398,6 +423,9 @@ func (s *Server) finish(c echo.Context, f *flow, login *Login, acct *Account, gr
 	sess.Subject = acct.ID
 	sess.Account, sess.Roles, sess.Issuer = acct.ID, []string{acct.Role}, s.issuer
 	sess.ACR, sess.AMR, sess.AuthTime, sess.Login = login.ACR, login.AMR, login.AuthTime, login.key
+	if acct.Role == "proxy" {
+		sess.Proxy = acct.FHIRUser
+	}
 	if needsPatient(granted) {
 		sess.Patient = f.Patient
 		sess.Banner = !f.EHR

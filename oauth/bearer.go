@@ -62,6 +62,13 @@ func (s *Server) principal(ctx context.Context, tok string) (*fhir.Principal, er
 	if err := json.Unmarshal(line, &h); err != nil || h.Principal == nil || !s.now().Before(h.Exp) {
 		return nil, nil
 	}
+	if h.Proxy != "" && h.Principal.Patient != "" {
+		// A caregiver's access ends when the care team ends the link.
+		linked, err := s.proxyLinked(ctx, h.Proxy, h.Principal.Patient)
+		if err != nil || !linked {
+			return nil, err
+		}
+	}
 	return h.Principal, nil
 }
 

@@ -23,7 +23,10 @@ type Session struct {
 	AuthTime  time.Time `json:"authTime,omitzero"`
 	// Login is the login session the grant came from; an online_access
 	// grant ends with it.
-	Login  string `json:"login,omitempty"`
+	Login string `json:"login,omitempty"`
+	// Proxy is a caregiver's RelatedPerson ("RelatedPerson/ID"): their
+	// access lasts only while it still links them to Patient.
+	Proxy  string `json:"proxy,omitempty"`
 	Issuer string `json:"iss,omitempty"`
 }
 

@@ -67,7 +67,11 @@ func (s *storage) put(ctx context.Context, kind, key string, req fosite.Requeste
 	if kind == kindAccess {
 		// An access token's record leads with a short line holding what
 		// every FHIR request needs, so the bearer check decodes only that.
-		head, err := json.Marshal(accessHead{Exp: exp, Principal: principalOf(req)})
+		h := accessHead{Exp: exp, Principal: principalOf(req)}
+		if ses, ok := req.GetSession().(*Session); ok {
+			h.Proxy = ses.Proxy
+		}
+		head, err := json.Marshal(h)
 		if err != nil {
 			return err
 		}
@@ -135,6 +139,7 @@ func (s *storage) get(ctx context.Context, kind, key string, session fosite.Sess
 type accessHead struct {
 	Exp       time.Time       `json:"exp"`
 	Principal *fhir.Principal `json:"p"`
+	Proxy     string          `json:"proxy,omitempty"`
 }
 
 // storedPart is the stored request of a record (after the head line of

@@ -88,6 +88,15 @@ func (s *Server) refreshGrant(c echo.Context, ar fosite.AccessRequester) error {
 		if ar.GetGrantedScopes().Has("online_access") && !ar.GetGrantedScopes().Has("offline_access") && !s.logins.alive(ctx, ses.Login) {
 			return fosite.ErrInvalidGrant.WithHint("The user's session has ended.")
 		}
+		if ses.Proxy != "" && ses.Patient != "" {
+			linked, err := s.proxyLinked(ctx, ses.Proxy, ses.Patient)
+			if err != nil {
+				return err
+			}
+			if !linked {
+				return fosite.ErrInvalidGrant.WithHint("The caregiver is no longer linked to this patient.")
+			}
+		}
 	}
 	asked := strings.Fields(ar.GetRequestForm().Get("scope"))
 	if len(asked) == 0 {

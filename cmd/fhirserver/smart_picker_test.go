@@ -167,3 +167,47 @@ func TestDemoLaunchByHand(t *testing.T) {
 		t.Errorf("search with the demo token: %d", status)
 	}
 }
+
+// TestCaregiverAccessEndsWithTheLink: when the care team ends a
+// caregiver's RelatedPerson, the caregiver's token fails on its next
+// request and its refresh token is refused.
+func TestCaregiverAccessEndsWithTheLink(t *testing.T) {
+	s := startSMART(t)
+	ctx := context.Background()
+	rp := `{"resourceType":"RelatedPerson","id":"rp-1","active":true,"patient":{"reference":"Patient/pat-a"}}`
+	if _, err := s.ensureResource(ctx, "RelatedPerson", "rp-1", rp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OAuth.Accounts().Add(ctx, "al", "proxy", "RelatedPerson/rp-1", "caregiver passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	conf := s.oauthConfig("launch/patient offline_access patient/*.rs")
+	verifier := oauth2.GenerateVerifier()
+	b := browser(t)
+	resp, body := signIn(t, b, conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir")), "al", "caregiver passphrase")
+	resp, err := b.PostForm(resp.Request.URL.String(), url.Values{"csrf": {pageCSRF(t, body)}, "action": {"grant"}, "scope": {"offline_access", "patient/*.rs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a", tok.AccessToken); status != 200 {
+		t.Fatalf("caregiver read while linked: %d", status)
+	}
+	if status, _ := s.do(ctx, http.MethodPut, "/fhir/RelatedPerson/rp-1", []byte(strings.Replace(rp, `"active":true`, `"active":false`, 1))); status != 200 {
+		t.Fatalf("end the link: %d", status)
+	}
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a", tok.AccessToken); status != 401 {
+		t.Errorf("caregiver read after the link ended: %d, want 401", status)
+	}
+	if status, _, _ := postForm(t, s.Main, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"app"}}, nil); status != 400 {
+		t.Errorf("refresh after the link ended: %d, want 400", status)
+	}
+}
