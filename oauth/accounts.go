@@ -184,18 +184,30 @@ var dummyHash = hashPassword("not a password of anyone")
 // Authenticate checks a username and password. Every failure is the same
 // error, whatever its cause (no user enumeration).
 func (as Accounts) Authenticate(ctx context.Context, username, password string) (*Account, error) {
+	if wait, err := as.throttled(ctx, username); err != nil {
+		return nil, err
+	} else if wait {
+		return nil, ErrThrottled
+	}
 	a, err := as.ByUsername(ctx, username)
 	if err != nil && !errors.Is(err, fhir.ErrNotFound) {
 		return nil, err
 	}
-	if a == nil {
-		checkPassword(dummyHash, password)
+	encoded := dummyHash
+	if a != nil {
+		encoded = a.Password
+	}
+	ok, err := checkPasswordBounded(ctx, encoded, password)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil || !ok || a.Disabled {
+		if err := as.failed(ctx, username); err != nil {
+			return nil, err
+		}
 		return nil, ErrBadCredentials
 	}
-	if !checkPassword(a.Password, password) || a.Disabled {
-		return nil, ErrBadCredentials
-	}
-	return a, nil
+	return a, as.succeeded(ctx, username)
 }
 
 // ErrBadCredentials is the one answer to a failed sign-in.

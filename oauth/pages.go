@@ -85,6 +85,10 @@ func (s *Server) loginPost(c echo.Context) error {
 	}
 	username := c.FormValue("username")
 	acct, err := s.accounts.Authenticate(c.Request().Context(), username, c.FormValue("password"))
+	if errors.Is(err, ErrThrottled) {
+		return s.page(c, http.StatusTooManyRequests, "login", pageData{Title: "Sign in: please wait", Next: next, Username: username,
+			Error: "There have been several failed attempts to sign in. Wait a few minutes, then try again."})
+	}
 	if errors.Is(err, ErrBadCredentials) {
 		return s.page(c, http.StatusUnauthorized, "login", pageData{Title: "Sign in: try again", Next: next, Username: username,
 			Error: "That username and password do not match. Check them and try again."})

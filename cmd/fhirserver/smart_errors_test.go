@@ -152,6 +152,16 @@ func TestAuthorizationErrorsInfernoChecks(t *testing.T) {
 			t.Error("an unknown username reads differently from a wrong password")
 		}
 	})
+	t.Run("repeated wrong passwords → 429 and a plain request to wait", func(t *testing.T) {
+		var resp *http.Response
+		var body string
+		for range 6 {
+			resp, body = signIn(t, browser(t), conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), aud), "guessme", "wrong password")
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Wait a few minutes") {
+			t.Errorf("%d", resp.StatusCode)
+		}
+	})
 	t.Run("login form without its CSRF token → refused", func(t *testing.T) {
 		resp, err := browser(t).PostForm(s.base+"/oauth/login", url.Values{"username": {"ann"}, "password": {"correct horse battery"}, "next": {"/oauth/signed-in"}})
 		if err != nil {
