@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,11 +14,58 @@ import (
 
 const launchLife = 5 * time.Minute
 
-// ehrLaunch lets a signed-in staff user open an app for a patient (and
-// optionally an encounter): it records the launch context and sends the
-// browser to the app's launch URL with iss and launch, as an EHR does.
-func (s *Server) ehrLaunch(c echo.Context) error {
+// launchRequest is a staff user's request to open an app for a patient.
+type launchRequest struct {
+	acct                       *Account
+	client                     *Client
+	patient, encounter, answer string // answer: the error title, when refused
+	status                     int
+}
+
+// checkLaunch validates an EHR launch request: a signed-in staff user, a
+// registered app with a launch URL, an existing patient, and an
+// encounter of that patient.
+func (s *Server) checkLaunch(c echo.Context, login *Login, clientID, patient, encounter string) launchRequest {
 	ctx := c.Request().Context()
+	lr := launchRequest{patient: patient, encounter: encounter}
+	acct, err := s.accounts.Get(ctx, login.Account)
+	if err != nil || acct.Disabled || !acct.Staff() {
+		lr.status, lr.answer = http.StatusForbidden, "Only care team accounts can launch apps for a patient"
+		return lr
+	}
+	client, err := s.clients.Get(ctx, clientID)
+	if err != nil || client.LaunchURI == "" {
+		lr.status, lr.answer = http.StatusBadRequest, "That app cannot be launched"
+		return lr
+	}
+	if !fhir.ValidID(patient) {
+		lr.status, lr.answer = http.StatusBadRequest, "Choose a patient first"
+		return lr
+	}
+	if res, err := s.cfg.Store.Read(ctx, "Patient", patient); err != nil || res.Deleted {
+		lr.status, lr.answer = http.StatusNotFound, "That patient was not found"
+		return lr
+	}
+	if encounter != "" {
+		var enc struct {
+			Subject struct{ Reference string } `json:"subject"`
+		}
+		res, err := s.cfg.Store.Read(ctx, "Encounter", encounter)
+		if !fhir.ValidID(encounter) || err != nil || res.Deleted || json.Unmarshal(res.JSON, &enc) != nil ||
+			strings.TrimPrefix(enc.Subject.Reference, s.base+"/") != "Patient/"+patient {
+			lr.status, lr.answer = http.StatusNotFound, "That encounter was not found for this patient"
+			return lr
+		}
+	}
+	lr.acct, lr.client = acct, client
+	return lr
+}
+
+// ehrLaunchPage asks a signed-in staff user to confirm opening an app for
+// a patient (and optionally an encounter), as an EHR's launch button
+// would. Creating the launch takes the confirmation form, so a link from
+// elsewhere cannot launch anything by itself.
+func (s *Server) ehrLaunchPage(c echo.Context) error {
 	login, err := s.logins.current(c)
 	if err != nil {
 		return err
@@ -25,35 +73,42 @@ func (s *Server) ehrLaunch(c echo.Context) error {
 	if login == nil {
 		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 	}
-	acct, err := s.accounts.Get(ctx, login.Account)
-	if err != nil || acct.Disabled || !acct.Staff() {
-		return s.page(c, http.StatusForbidden, "error", pageData{Title: "Only care team accounts can launch apps for a patient"})
+	lr := s.checkLaunch(c, login, c.QueryParam("client"), c.QueryParam("patient"), c.QueryParam("encounter"))
+	if lr.answer != "" {
+		return s.page(c, lr.status, "error", pageData{Title: lr.answer})
 	}
-	client, err := s.clients.Get(ctx, c.QueryParam("client"))
-	if err != nil || client.LaunchURI == "" {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "That app cannot be launched", Message: "It is not registered with a launch URL."})
+	return s.page(c, http.StatusOK, "launch", pageData{Title: "Open " + appName(lr.client) + "?", AppName: appName(lr.client),
+		ThirdParty: !lr.client.Provider, Patient: s.patientLabel(c.Request().Context(), lr.patient),
+		Launch: launchForm{Client: lr.client.ID, Patient: lr.patient, Encounter: lr.encounter}})
+}
+
+// ehrLaunch records the launch context and sends the browser to the
+// app's launch URL with iss and launch.
+func (s *Server) ehrLaunch(c echo.Context) error {
+	ctx := c.Request().Context()
+	if !s.checkCSRF(c) {
+		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
 	}
-	patient, encounter := c.QueryParam("patient"), c.QueryParam("encounter")
-	if !fhir.ValidID(patient) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "Choose a patient first"})
+	login, err := s.logins.current(c)
+	if err != nil {
+		return err
 	}
-	if res, err := s.cfg.Store.Read(ctx, "Patient", patient); err != nil || res.Deleted {
-		return s.page(c, http.StatusNotFound, "error", pageData{Title: "That patient was not found"})
+	if login == nil {
+		return c.Redirect(http.StatusSeeOther, "/oauth/login")
 	}
-	if encounter != "" {
-		if res, err := s.cfg.Store.Read(ctx, "Encounter", encounter); !fhir.ValidID(encounter) || err != nil || res.Deleted {
-			return s.page(c, http.StatusNotFound, "error", pageData{Title: "That encounter was not found"})
-		}
+	lr := s.checkLaunch(c, login, c.FormValue("client"), c.FormValue("patient"), c.FormValue("encounter"))
+	if lr.answer != "" {
+		return s.page(c, lr.status, "error", pageData{Title: lr.answer})
 	}
 	id := randomToken(24)
-	data, err := json.Marshal(launchContext{Client: client.ID, Account: acct.ID, Patient: patient, Encounter: encounter})
+	data, err := json.Marshal(launchContext{Client: lr.client.ID, Account: lr.acct.ID, Patient: lr.patient, Encounter: lr.encounter})
 	if err != nil {
 		return err
 	}
 	if err := s.cfg.Records.PutRecord(ctx, &fhir.Record{Kind: kindLaunch, Key: id, Data: data, Expires: s.now().Add(launchLife)}); err != nil {
 		return err
 	}
-	u, err := url.Parse(client.LaunchURI)
+	u, err := url.Parse(lr.client.LaunchURI)
 	if err != nil {
 		return err
 	}

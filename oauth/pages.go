@@ -38,7 +38,10 @@ type pageData struct {
 	Staff, Searched       bool
 	Query                 string
 	Patients              []patientChoice
+	Launch                launchForm
 }
+
+type launchForm struct{ Client, Patient, Encounter string }
 
 type choice struct{ Scope, Text string }
 

@@ -26,5 +26,6 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.GET("/signed-in", s.signedIn)
 	o.GET("/flow/:id", s.flowStep)
 	o.POST("/flow/:id", s.flowPost)
-	o.GET("/ehr-launch", s.ehrLaunch)
+	o.GET("/ehr-launch", s.ehrLaunchPage)
+	o.POST("/ehr-launch", s.ehrLaunch)
 }

@@ -183,6 +183,14 @@ func TestEHRLaunch(t *testing.T) {
 	if _, err := s.OAuth.Accounts().Add(ctx, "dr-who", "oncologist", "", "a long passphrase"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.ensureResource(ctx, "Encounter", "enc-a", `{"resourceType":"Encounter","id":"enc-a","status":"finished",`+
+		`"class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/pat-a"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ensureResource(ctx, "Encounter", "enc-b", `{"resourceType":"Encounter","id":"enc-b","status":"in-progress",`+
+		`"class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/pat-b"}}`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.OAuth.Clients().Add(ctx, &oauth.Client{ID: "ehr-app", Name: "EHR app", Type: oauth.ClientPublic,
 		RedirectURIs: []string{appRedirect}, LaunchURI: "http://localhost:8000/launch",
 		Scopes: strings.Fields("launch openid fhirUser patient/*.rs")}); err != nil {
@@ -195,7 +203,8 @@ func TestEHRLaunch(t *testing.T) {
 		}
 		return nil
 	}
-	// Not signed in: the launch asks for the login first, then proceeds.
+	// Not signed in: the launch asks for the login first, then for a
+	// confirmation whose form creates the launch.
 	resp, err := jar.Get(s.base + "/oauth/ehr-launch?client=ehr-app&patient=pat-b")
 	if err != nil {
 		t.Fatal(err)
@@ -203,6 +212,28 @@ func TestEHRLaunch(t *testing.T) {
 	body := readAll(t, resp)
 	resp, err = jar.PostForm(s.base+"/oauth/login", url.Values{"csrf": {pageCSRF(t, body)},
 		"next": {resp.Request.URL.Query().Get("next")}, "username": {"dr-who"}, "password": {"a long passphrase"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Open EHR app?") || !strings.Contains(body, "Ben Brown") {
+		t.Fatalf("confirmation page: %d\n%s", resp.StatusCode, body)
+	}
+	launchForm := url.Values{"csrf": {pageCSRF(t, body)}, "client": {"ehr-app"}, "patient": {"pat-b"}, "encounter": {"enc-b"}}
+	for name, form := range map[string]url.Values{
+		"without the form token":           {"client": {"ehr-app"}, "patient": {"pat-b"}},
+		"with another patient's encounter": {"csrf": launchForm["csrf"], "client": {"ehr-app"}, "patient": {"pat-b"}, "encounter": {"enc-a"}},
+	} {
+		r, err := jar.PostForm(s.base+"/oauth/ehr-launch", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, r)
+		if l, _ := r.Location(); l != nil || r.StatusCode < 400 {
+			t.Errorf("launch %s: %d %v", name, r.StatusCode, l)
+		}
+	}
+	resp, err = jar.PostForm(s.base+"/oauth/ehr-launch", launchForm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,8 +289,8 @@ func TestEHRLaunch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.Extra("patient") != "pat-b" || tok.Extra("need_patient_banner") != false {
-		t.Errorf("patient %v, banner %v", tok.Extra("patient"), tok.Extra("need_patient_banner"))
+	if tok.Extra("patient") != "pat-b" || tok.Extra("encounter") != "enc-b" || tok.Extra("need_patient_banner") != false {
+		t.Errorf("patient %v, encounter %v, banner %v", tok.Extra("patient"), tok.Extra("encounter"), tok.Extra("need_patient_banner"))
 	}
 	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-b", tok.AccessToken); status != 200 {
 		t.Errorf("read the launched patient: %d", status)
