@@ -199,29 +199,18 @@ func (j *jwksCache) get(ctx context.Context, u string, now time.Time) (*jose.JSO
 	e, ok := j.entries[u]
 	j.mu.Unlock()
 	if ok && now.Before(e.expires) {
+		if e.set == nil {
+			return nil, errors.New("JWKS " + u + " failed recently")
+		}
 		return e.set, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	set, life, err := j.fetch(ctx, u)
 	if err != nil {
-		return nil, err
+		// Remember the failure briefly: unauthenticated token requests
+		// must not make this server fetch a failing URL over and over.
+		life, set = jwksRetry, nil
 	}
-	resp, err := j.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("JWKS %s: %s", u, resp.Status)
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
-	if err != nil {
-		return nil, err
-	}
-	set, err := parseJWKS(raw)
-	if err != nil {
-		return nil, err
-	}
-	if life := maxAge(resp.Header.Get("Cache-Control")); life > 0 {
+	if life > 0 {
 		j.mu.Lock()
 		if j.entries == nil {
 			j.entries = map[string]jwksEntry{}
@@ -229,7 +218,34 @@ func (j *jwksCache) get(ctx context.Context, u string, now time.Time) (*jose.JSO
 		j.entries[u] = jwksEntry{set: set, expires: now.Add(min(life, time.Hour))}
 		j.mu.Unlock()
 	}
-	return set, nil
+	return set, err
+}
+
+// jwksRetry is how long a failed JWKS fetch is not retried.
+const jwksRetry = 30 * time.Second
+
+func (j *jwksCache) fetch(ctx context.Context, u string) (*jose.JSONWebKeySet, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := j.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, 0, fmt.Errorf("JWKS %s: %s", u, resp.Status)
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
+	if err != nil {
+		return nil, 0, err
+	}
+	set, err := parseJWKS(raw)
+	if err != nil {
+		return nil, 0, err
+	}
+	return set, maxAge(resp.Header.Get("Cache-Control")), nil
 }
 
 func maxAge(cc string) time.Duration {

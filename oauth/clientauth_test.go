@@ -83,8 +83,8 @@ func TestJWKSCacheFollowsCacheControl(t *testing.T) {
 		{"no-store: read every time", "no-store, max-age=60", 200, public, []time.Duration{0, time.Second}, 2, false},
 		{"no Cache-Control: read every time", "", 200, public, []time.Duration{0, time.Second}, 2, false},
 		{"a day's max-age is kept an hour at most", "max-age=86400", 200, public, []time.Duration{0, 59 * time.Minute, 61 * time.Minute}, 2, false},
-		{"an error status is an error, not cached", "max-age=60", 500, public, []time.Duration{0, time.Second}, 2, true},
-		{"a JWKS holding a private key is refused", "max-age=60", 200, private, []time.Duration{0, time.Second}, 2, true},
+		{"an error status is an error, remembered 30 s, then retried", "max-age=60", 500, public, []time.Duration{0, time.Second, 31 * time.Second}, 2, true},
+		{"a JWKS holding a private key is refused, remembered 30 s", "max-age=60", 200, private, []time.Duration{0, time.Second, 31 * time.Second}, 2, true},
 		{"an empty JWKS is refused", "max-age=60", 200, []byte(`{"keys":[]}`), []time.Duration{0}, 1, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {

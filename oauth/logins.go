@@ -109,9 +109,16 @@ func (l logins) alive(ctx context.Context, key string) bool {
 	return json.Unmarshal(r.Data, &lg) == nil && l.now().Sub(lg.LastSeen) <= l.idle
 }
 
+// end signs the browser out: its session, and the online_access grants
+// made in it, end now.
 func (l logins) end(c echo.Context) {
 	if ck, err := c.Cookie(loginCookie); err == nil {
-		_ = l.rec.DeleteRecord(c.Request().Context(), kindLogin, hashKey(ck.Value))
+		ctx, key := c.Request().Context(), hashKey(ck.Value)
+		_ = l.rec.DeleteRecord(ctx, kindLogin, key)
+		st := &storage{rec: l.rec, now: l.now}
+		for _, kind := range []string{kindAccess, kindRefresh} {
+			_ = st.deleteWhere(ctx, kind, "online", key)
+		}
 	}
 	setCookie(c, loginCookie, "", -1)
 }

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 )
 
 // Register lists every route of the authorization server. fhir is the
@@ -11,7 +12,9 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	fhir.GET("/.well-known/openid-configuration", s.openidConfiguration)
 	e.GET("/.well-known/openid-configuration", s.openidConfiguration)
 
-	o := e.Group("/oauth", noStore)
+	// OAuth requests are small forms: 64 KiB is plenty (client
+	// assertions included).
+	o := e.Group("/oauth", noStore, middleware.BodyLimit("64K"))
 	o.GET("/authorize", s.authorize)
 	o.POST("/authorize", s.authorize)
 	o.POST("/token", s.token)

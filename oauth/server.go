@@ -95,7 +95,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.AbsoluteTimeout = 12 * time.Hour
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		// A client's JWKS URL is fetched as registered: no redirects.
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	root := base

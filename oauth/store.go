@@ -83,6 +83,9 @@ func (s *storage) put(ctx context.Context, kind, key string, req fosite.Requeste
 	}
 	if ses, ok := req.GetSession().(*Session); ok && ses.Login != "" {
 		attrs["login"] = ses.Login
+		if g := req.GetGrantedScopes(); g.Has("online_access") && !g.Has("offline_access") {
+			attrs["online"] = ses.Login // ends when that sign-in session ends
+		}
 	}
 	return s.rec.PutRecord(ctx, &fhir.Record{Kind: kind, Key: key, Data: data, Attrs: attrs, Expires: exp})
 }

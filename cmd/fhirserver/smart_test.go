@@ -381,4 +381,7 @@ func TestOnlineAccessEndsWithTheSession(t *testing.T) {
 	if status, body := refresh(next["refresh_token"].(string)); status != 400 {
 		t.Errorf("refresh after signing out: %d %v, want 400", status, body)
 	}
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a", next["access_token"].(string)); status != 401 {
+		t.Errorf("online_access token after signing out: %d, want 401", status)
+	}
 }
