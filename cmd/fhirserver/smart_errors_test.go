@@ -78,6 +78,12 @@ func TestAuthorizationErrorsInfernoChecks(t *testing.T) {
 			t.Errorf("second exchange: %d", status)
 		}
 	})
+	t.Run("an oversized token request → 413", func(t *testing.T) {
+		status, _, _ := postForm(t, s.Main, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {strings.Repeat("x", 100<<10)}}, nil)
+		if status != http.StatusRequestEntityTooLarge {
+			t.Errorf("%d", status)
+		}
+	})
 	t.Run("random refresh token → 400", func(t *testing.T) {
 		status, _, _ := postForm(t, s.Main, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nonsense.token"}, "client_id": {"app"}}, nil)
 		if status != 400 && status != 401 {
