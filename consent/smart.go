@@ -115,8 +115,18 @@ func (p *Policy) grants(who *fhir.Principal, letter byte, typ string) (limits []
 // types outside the compartment (Practitioner, Organization, Location,
 // Medication, ...) hold no patient's data: they may be read and searched,
 // but a patient's token may not change them.
+//
+// Writing: only the Patient in context and the resources of its
+// compartment, and, among those, never AuditEvent and Provenance (the
+// server's record of what was done, which a patient may not forge) nor
+// Consent (which governs access itself). See also forOther: a write may
+// not name another patient.
 func (p *Policy) patientLimit(patient string, letter byte, typ string) (Limit, bool) {
 	if patient == "" || typ == "Binary" || typ == "Bundle" {
+		return Limit{}, false
+	}
+	write := writes(letter)
+	if write && recordKeeping[typ] {
 		return Limit{}, false
 	}
 	if typ == "Patient" {
@@ -124,10 +134,20 @@ func (p *Policy) patientLimit(patient string, letter byte, typ string) (Limit, b
 	}
 	params := p.cfg.Compartment[typ]
 	if len(params) == 0 {
-		return Limit{}, letter == 'r' || letter == 's'
+		return Limit{}, !write
 	}
 	return Limit{Patient: patient, Params: params}, true
 }
+
+// writes reports whether a scope letter changes data.
+func writes(letter byte) bool { return letter == 'c' || letter == 'u' || letter == 'd' }
+
+// recordKeeping lists the compartment types a patient-level permission may
+// read but never write: AuditEvent and Provenance say who did what, and a
+// patient writing them could forge that record; a Consent decides who may
+// see the patient's data, and changing one will have rules of its own, not
+// a token's write scopes.
+var recordKeeping = map[string]bool{"AuditEvent": true, "Provenance": true, "Consent": true}
 
 // systemWide decides an interaction over every type: permitted when some
 // permission grants its letter, unlimited when one grants it on every type
@@ -167,9 +187,11 @@ func (p *Policy) systemWide(who *fhir.Principal, in Interaction, letter byte) De
 // admit decides about one resource: reachable when one limit admits it;
 // otherwise concealed when it lies in no compartment the limits reach (it
 // is another patient's), refused when it is within reach but outside the
-// permitted criteria.
+// permitted criteria. A write under a patient limit also conceals a
+// resource that names another patient (see forOther).
 func (p *Policy) admit(req Request, limits []Limit) (Decision, error) {
 	r := req.Resource
+	write := writes(req.Interaction.letter())
 	var entries []fhir.IndexEntry
 	loaded := false
 	index := func() ([]fhir.IndexEntry, error) {
@@ -189,6 +211,11 @@ func (p *Policy) admit(req Request, limits []Limit) (Decision, error) {
 	for _, l := range limits {
 		if l.Patient != "" {
 			in, err := inCompartment(r, l, index, req.Refers)
+			if err == nil && in && write {
+				var other bool
+				other, err = forOther(r, p.cfg.Compartment[r.Type], l.Patient, index)
+				in = !other
+			}
 			if err != nil {
 				return Decision{}, fmt.Errorf("consent: %s/%s: %w", r.Type, r.ID, err)
 			}
@@ -236,6 +263,30 @@ func inCompartment(r *fhir.Resource, l Limit, index func() ([]fhir.IndexEntry, e
 		}
 	}
 	return false, nil
+}
+
+// forOther reports whether r refers, through one of params (its type's
+// Patient compartment parameters), to a Patient other than patient: r is
+// then in that patient's compartment too. A resource is in a compartment
+// when any one of its parameters points to the patient, so a Condition
+// whose subject is another patient and whose asserter is the one in
+// context is in both: reading it is the asserter's right, writing it would
+// put data into the other patient's record.
+func forOther(r *fhir.Resource, params []string, patient string, index func() ([]fhir.IndexEntry, error)) (bool, error) {
+	// No shortcut on the raw JSON here, as inCompartment takes: a
+	// reference may be written with escapes ("Patient\/p2"), and a missed
+	// one would let the write through.
+	if len(params) == 0 {
+		return false, nil
+	}
+	entries, err := index()
+	if err != nil {
+		return false, err
+	}
+	self := "Patient/" + patient
+	return slices.ContainsFunc(entries, func(e fhir.IndexEntry) bool {
+		return e.Kind == fhir.TypeReference && e.System == "Patient" && e.Code != self && slices.Contains(params, e.Param)
+	}), nil
 }
 
 // matches reports whether r satisfies q (its ids and clauses).

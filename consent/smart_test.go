@@ -70,6 +70,12 @@ func TestDecideOnAType(t *testing.T) {
 		{"patient/*.cruds may not create a Practitioner", who("p1", "patient/*.cruds"), consent.Create, "Practitioner", false, ""},
 		{"patient/*.rs may not read a Binary", who("p1", "patient/*.rs"), consent.Read, "Binary", false, ""},
 		{"patient/Bundle.rs may not search Bundles", who("p1", "patient/Bundle.rs"), consent.SearchType, "Bundle", false, ""},
+		{"patient/*.cruds may not update a Device", who("p1", "patient/*.cruds"), consent.Update, "Device", false, ""},
+		{"patient/*.cruds may not create an AuditEvent", who("p1", "patient/*.cruds"), consent.Create, "AuditEvent", false, ""},
+		{"patient/*.cruds may not update a Provenance", who("p1", "patient/*.cruds"), consent.Update, "Provenance", false, ""},
+		{"patient/*.cruds may not delete a Consent", who("p1", "patient/*.cruds"), consent.Delete, "Consent", false, ""},
+		{"patient/*.cruds reads its AuditEvents", who("p1", "patient/*.cruds"), consent.Read, "AuditEvent", true, "p1:0"},
+		{"user/*.cruds may create an AuditEvent", who("", "user/*.cruds"), consent.Create, "AuditEvent", true, ""},
 		{"user/*.rs reads without limit", who("p1", "user/*.rs"), consent.Read, "Observation", true, ""},
 		{"system/Observation.s searches without limit", who("", "system/Observation.s"), consent.SearchType, "Observation", true, ""},
 		{"an unknown level grants nothing", who("p1", "admin/*.cruds"), consent.Read, "Observation", false, ""},
@@ -191,6 +197,63 @@ func TestDecideOnAResource(t *testing.T) {
 			res := tc.res
 			d, err := p.Decide(context.Background(), consent.Request{Principal: tc.who, Interaction: consent.Read, Type: res.Type, Resource: res,
 				Index: func() ([]fhir.IndexEntry, error) { return reg.Extract(res.Type, res.JSON) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Permit != tc.permit || d.Conceal != tc.conceal {
+				t.Errorf("permit %v conceal %v (%s), want %v %v", d.Permit, d.Conceal, d.Reason, tc.permit, tc.conceal)
+			}
+		})
+	}
+}
+
+func TestDecideOnAWrite(t *testing.T) {
+	p, reg := policy(t)
+	res := func(typ, body string) *fhir.Resource {
+		return &fhir.Resource{Type: typ, ID: "x", Version: 1, JSON: []byte(`{"resourceType":"` + typ + `","id":"x",` + body + `}`)}
+	}
+	obs := func(refs string) *fhir.Resource {
+		return res("Observation", `"status":"final","code":{"text":"x"},`+refs)
+	}
+	writer := who("p1", "patient/*.cruds")
+	abs := reg.WithBaseURL("http://fhir.test/fhir") // reads absolute references to the server as Type/id
+	for _, tc := range []struct {
+		name    string
+		who     *fhir.Principal
+		op      consent.Interaction
+		res     *fhir.Resource
+		permit  bool
+		conceal bool
+	}{
+		{"own Observation", writer, consent.Create, obs(`"subject":{"reference":"Patient/p1"}`), true, false},
+		{"a Condition of another patient asserted by the patient in context → concealed", writer, consent.Create,
+			res("Condition", `"subject":{"reference":"Patient/p2"},"asserter":{"reference":"Patient/p1"}`), false, true},
+		{"own Observation performed by another patient → concealed", writer, consent.Update,
+			obs(`"subject":{"reference":"Patient/p1"},"performer":[{"reference":"Patient/p2"}]`), false, true},
+		{"another patient's Observation performed by the patient in context → concealed from delete", writer, consent.Delete,
+			obs(`"subject":{"reference":"Patient/p2"},"performer":[{"reference":"Patient/p1"}]`), false, true},
+		{"... and from patch", writer, consent.Patch,
+			obs(`"subject":{"reference":"Patient/p2"},"performer":[{"reference":"Patient/p1"}]`), false, true},
+		{"... but still read", writer, consent.Read,
+			obs(`"subject":{"reference":"Patient/p2"},"performer":[{"reference":"Patient/p1"}]`), true, false},
+		{"an absolute reference to another patient counts", writer, consent.Create,
+			obs(`"subject":{"reference":"Patient/p1"},"performer":[{"reference":"http://fhir.test/fhir/Patient/p2/_history/3"}]`), false, true},
+		{"an escaped reference to another patient counts", writer, consent.Create,
+			obs(`"subject":{"reference":"Patient/p1"},"performer":[{"reference":"Patient\/p2"}]`), false, true},
+		{"a reference outside the compartment parameters (focus) does not count", writer, consent.Create,
+			obs(`"subject":{"reference":"Patient/p1"},"focus":[{"reference":"Patient/p2"}]`), true, false},
+		{"own Patient linked to another patient → concealed", writer, consent.Update,
+			res("Patient", `"link":[{"other":{"reference":"Patient/p2"},"type":"seealso"}]`), false, true},
+		{"a user-level permission is not bound to a patient", who("p1", "user/*.cruds"), consent.Create,
+			res("Condition", `"subject":{"reference":"Patient/p2"},"asserter":{"reference":"Patient/p1"}`), true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.res
+			if r.Type == "Patient" {
+				r.ID = "p1"
+			}
+			d, err := p.Decide(context.Background(), consent.Request{Principal: tc.who, Interaction: tc.op, Type: r.Type, Resource: r,
+				Index: func() ([]fhir.IndexEntry, error) { return abs.Extract(r.Type, r.JSON) }})
 			if err != nil {
 				t.Fatal(err)
 			}

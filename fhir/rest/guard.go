@@ -159,7 +159,7 @@ func isCode(err error, code models.IssueType) bool {
 func (g *gate) admitWrite(op consent.Interaction, r *fhir.Resource) error {
 	err := g.admit(op, r)
 	if isCode(err, fhir.CodeNotFound) {
-		return &fhir.Error{Code: fhir.CodeForbidden, Diagnostics: "the access granted does not reach the " + r.Type + " as written: it belongs to another patient or outside the permitted criteria"}
+		return &fhir.Error{Code: fhir.CodeForbidden, Diagnostics: "the access granted does not reach the " + r.Type + " as written: it names another patient, or lies outside the permitted criteria"}
 	}
 	return err
 }
