@@ -102,7 +102,10 @@ type Decision struct {
 type Limit struct {
 	// Patient, when set, requires the resource to be in this patient's
 	// compartment: the Patient resource with that id, or a resource whose
-	// Params (the type's Patient compartment parameters) refer to it.
+	// Params refer to it. Params are the type's Patient compartment
+	// parameters or, for a type outside the compartment that may still
+	// name a patient (Device.patient), its parameters that may point to
+	// a Patient.
 	Patient string
 	Params  []string
 	// Match requires the resource to match these criteria (Type, IDs and

@@ -7,10 +7,10 @@
 // Today the decision follows the SMART permissions of the token (scope
 // letters per interaction, "*" types, granular queries, the union of
 // several permissions) and its patient context: patient-level permissions
-// reach only the patient's compartment and the types that hold no
-// patient's data; they write only within the compartment, never content
+// read only the patient's compartment, the types that hold no patient's
+// data (directories, definitions) and the resources of other types that
+// name the patient; they write only within the compartment, never content
 // that names another patient, and never AuditEvent, Provenance or Consent.
-// Roles, Consent resources, security labels and
-// break-glass will narrow it further; they add to the same Request and
-// Decision.
+// Roles, Consent resources, security labels and break-glass will narrow it
+// further; they add to the same Request and Decision.
 package consent

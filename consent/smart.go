@@ -35,15 +35,18 @@ type Policy struct {
 	// scopes are parsed once, not on every request.
 	mu          sync.RWMutex
 	constraints map[constraintKey]*constraint
+	// linkedParams caches linked: type → its reference parameters that
+	// may point to a Patient.
+	linkedParams map[string][]string
 }
 
-// maxCached bounds the cache of parsed permission queries; queries past it
-// are parsed on each use.
+// maxCached bounds the cache of parsed permission queries, and that of
+// linked parameters; entries past it are computed on each use.
 const maxCached = 4096
 
 // New returns the policy.
 func New(cfg Config) *Policy {
-	return &Policy{cfg: cfg, constraints: map[constraintKey]*constraint{}}
+	return &Policy{cfg: cfg, constraints: map[constraintKey]*constraint{}, linkedParams: map[string][]string{}}
 }
 
 // Decide answers req. The error is a failure to decide (an unknown
@@ -109,12 +112,14 @@ func (p *Policy) grants(who *fhir.Principal, letter byte, typ string) (limits []
 // context of patient. A patient-level permission without a patient in
 // context reaches nothing.
 //
-// Binary and Bundle are refused in patient context: a Binary's content and
-// a Bundle's entries can carry any patient's data, and as neither is in the
-// Patient compartment nothing ties one to the patient in context. The other
-// types outside the compartment (Practitioner, Organization, Location,
-// Medication, ...) hold no patient's data: they may be read and searched,
-// but a patient's token may not change them.
+// Reading and searching: the Patient in context; the resources of its
+// compartment; the types that hold no patient's data (openTypes), without
+// limit; and the other types whose reference parameters may point to a
+// Patient (Device.patient, Contract.subject, ...), as an extra compartment
+// through those parameters (see linked). Every other type is refused: it
+// may hold any patient's data (a Binary's content, a Bundle's entries, a
+// Subscription's criteria) and nothing ties one of its resources to the
+// patient in context.
 //
 // Writing: only the Patient in context and the resources of its
 // compartment, and, among those, never AuditEvent and Provenance (the
@@ -122,7 +127,7 @@ func (p *Policy) grants(who *fhir.Principal, letter byte, typ string) (limits []
 // Consent (which governs access itself). See also forOther: a write may
 // not name another patient.
 func (p *Policy) patientLimit(patient string, letter byte, typ string) (Limit, bool) {
-	if patient == "" || typ == "Binary" || typ == "Bundle" {
+	if patient == "" {
 		return Limit{}, false
 	}
 	write := writes(letter)
@@ -132,11 +137,19 @@ func (p *Policy) patientLimit(patient string, letter byte, typ string) (Limit, b
 	if typ == "Patient" {
 		return Limit{Patient: patient}, true
 	}
-	params := p.cfg.Compartment[typ]
-	if len(params) == 0 {
-		return Limit{}, !write
+	if params := p.cfg.Compartment[typ]; len(params) > 0 {
+		return Limit{Patient: patient, Params: params}, true
 	}
-	return Limit{Patient: patient, Params: params}, true
+	switch {
+	case write:
+		return Limit{}, false
+	case openTypes[typ]:
+		return Limit{}, true
+	}
+	if params := p.linked(typ); len(params) > 0 {
+		return Limit{Patient: patient, Params: params}, true
+	}
+	return Limit{}, false
 }
 
 // writes reports whether a scope letter changes data.
@@ -160,7 +173,10 @@ func (p *Policy) systemWide(who *fhir.Principal, in Interaction, letter byte) De
 		}
 		switch perm.Level {
 		case "patient":
-			if who.Patient == "" || perm.Type == "Binary" || perm.Type == "Bundle" {
+			if who.Patient == "" {
+				continue
+			}
+			if _, reach := p.patientLimit(who.Patient, letter, perm.Type); perm.Type != "*" && !reach {
 				continue
 			}
 		case "user", "system":

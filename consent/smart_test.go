@@ -70,6 +70,13 @@ func TestDecideOnAType(t *testing.T) {
 		{"patient/*.cruds may not create a Practitioner", who("p1", "patient/*.cruds"), consent.Create, "Practitioner", false, ""},
 		{"patient/*.rs may not read a Binary", who("p1", "patient/*.rs"), consent.Read, "Binary", false, ""},
 		{"patient/Bundle.rs may not search Bundles", who("p1", "patient/Bundle.rs"), consent.SearchType, "Bundle", false, ""},
+		{"patient/*.rs reads a ValueSet without limit: a definition", who("p1", "patient/*.rs"), consent.Read, "ValueSet", true, ""},
+		{"patient/*.rs searches Locations without limit: a directory", who("p1", "patient/*.rs"), consent.SearchType, "Location", true, ""},
+		{"patient/*.rs reads a Device only through its patient", who("p1", "patient/*.rs"), consent.Read, "Device", true, "p1:0"},
+		{"patient/*.rs searches Contracts only through the patient", who("p1", "patient/*.rs"), consent.SearchType, "Contract", true, "p1:0"},
+		{"patient/*.rs may not search Subscriptions: criteria and channels name anyone", who("p1", "patient/*.rs"), consent.SearchType, "Subscription", false, ""},
+		{"patient/*.rs may not read a Slot", who("p1", "patient/*.rs"), consent.Read, "Slot", false, ""},
+		{"patient/*.rs may not read a DeviceMetric", who("p1", "patient/*.rs"), consent.Read, "DeviceMetric", false, ""},
 		{"patient/*.cruds may not update a Device", who("p1", "patient/*.cruds"), consent.Update, "Device", false, ""},
 		{"patient/*.cruds may not create an AuditEvent", who("p1", "patient/*.cruds"), consent.Create, "AuditEvent", false, ""},
 		{"patient/*.cruds may not update a Provenance", who("p1", "patient/*.cruds"), consent.Update, "Provenance", false, ""},
@@ -149,6 +156,8 @@ func TestDecideOnEveryType(t *testing.T) {
 		{"patient/*.rs searches every type, each under limits", who("p1", "patient/*.rs"), true, false, true, ""},
 		{"named types are listed", who("p1", "user/Practitioner.s patient/Observation.rs"), true, false, false, "Observation,Practitioner"},
 		{"no s anywhere: denied", who("p1", "patient/*.r"), false, false, false, ""},
+		{"patient-level s only on types it cannot reach: denied", who("p1", "patient/Binary.s patient/Subscription.s"), false, false, false, ""},
+		{"patient-level s on a type reached through its patient", who("p1", "patient/Device.s"), true, false, false, "Device"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := p.Decide(context.Background(), consent.Request{Principal: tc.who, Interaction: consent.SearchSystem})
@@ -254,6 +263,36 @@ func TestDecideOnAWrite(t *testing.T) {
 			}
 			d, err := p.Decide(context.Background(), consent.Request{Principal: tc.who, Interaction: tc.op, Type: r.Type, Resource: r,
 				Index: func() ([]fhir.IndexEntry, error) { return abs.Extract(r.Type, r.JSON) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Permit != tc.permit || d.Conceal != tc.conceal {
+				t.Errorf("permit %v conceal %v (%s), want %v %v", d.Permit, d.Conceal, d.Reason, tc.permit, tc.conceal)
+			}
+		})
+	}
+}
+
+func TestDecideOnAResourceOutsideTheCompartment(t *testing.T) {
+	p, reg := policy(t)
+	device := func(patient string) *fhir.Resource {
+		return &fhir.Resource{Type: "Device", ID: "d", Version: 1, JSON: []byte(`{"resourceType":"Device","id":"d","patient":{"reference":"Patient/` + patient + `"}}`)}
+	}
+	for _, tc := range []struct {
+		name    string
+		res     *fhir.Resource
+		permit  bool
+		conceal bool
+	}{
+		{"the Device of the patient in context", device("p1"), true, false},
+		{"another patient's Device → concealed", device("p2"), false, true},
+		{"a Device of no patient → concealed", &fhir.Resource{Type: "Device", ID: "d", JSON: []byte(`{"resourceType":"Device","id":"d"}`)}, false, true},
+		{"a Practitioner", &fhir.Resource{Type: "Practitioner", ID: "pr", JSON: []byte(`{"resourceType":"Practitioner","id":"pr"}`)}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.res
+			d, err := p.Decide(context.Background(), consent.Request{Principal: who("p1", "patient/*.rs"), Interaction: consent.Read, Type: r.Type, Resource: r,
+				Index: func() ([]fhir.IndexEntry, error) { return reg.Extract(r.Type, r.JSON) }})
 			if err != nil {
 				t.Fatal(err)
 			}
