@@ -226,6 +226,17 @@ func (h *handler) store(tx fhir.Tx, in *interaction, o fhir.Object, id string, v
 	if err := in.g.admitWrite(interactionOf(in), res); err != nil {
 		return nil, err
 	}
+	if in.method == http.MethodPut && status == http.StatusCreated {
+		// An update that creates (a new id, a conditional update that
+		// matched nothing, or a deleted resource brought back) needs
+		// create as well, with the create-side checks on what it writes.
+		if _, err := in.g.allow(consent.Create, typ); err != nil {
+			return nil, err
+		}
+		if err := in.g.admitWrite(consent.Create, res); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Put(res); err != nil {
 		return nil, err
 	}
