@@ -7,7 +7,8 @@ import (
 )
 
 // Scope letters match the effect: an interaction that creates a resource
-// needs c, whatever its method.
+// needs c, whatever its method; what a conditional create finds is shown
+// only to who may read it.
 func TestGuardUpdateThatCreatesNeedsCreate(t *testing.T) {
 	eachGuarded(t, func(t *testing.T, s *guarded) {
 		f := s.f
@@ -56,6 +57,71 @@ func TestGuardUpdateThatCreatesNeedsCreate(t *testing.T) {
 			wantStatus(t, s.admin.do("GET", "/fhir/Observation/"+gone, ""), http.StatusGone)
 			if got := s.admin.do("GET", "/fhir/Observation?code=4-1&_summary=count", "").json(t)["total"]; got != float64(0) {
 				t.Errorf("%v created by criteria", got)
+			}
+		})
+	})
+}
+
+func TestGuardConditionalCreateShowsTheMatchOnlyToAReader(t *testing.T) {
+	eachGuarded(t, func(t *testing.T, s *guarded) {
+		f := s.f
+		// o1 is p1's only Observation with code 718-7.
+		ifNoneExist := []string{"If-None-Exist", "code=718-7"}
+		body := observation(f.p1, "laboratory", "718-7", "")
+		leaks := func(t *testing.T, r response) {
+			t.Helper()
+			if strings.Contains(string(r.body), f.o1) || strings.Contains(string(r.body), `"resourceType":"Observation"`) {
+				t.Errorf("the match is in the answer: %s", r.body)
+			}
+			for _, h := range []string{"Location", "ETag", "Content-Location", "Last-Modified"} {
+				if v := r.header.Get(h); v != "" {
+					t.Errorf("%s: %s", h, v)
+				}
+			}
+		}
+		for _, tc := range []struct{ name, patient, scopes string }{
+			{"user/Observation.c: 200 without the match", "", "user/Observation.c"},
+			{"patient/Observation.c: 200 without the match", f.p1, "patient/Observation.c"},
+			{"read only of another category: 200 without the match", f.p1, "patient/Observation.c patient/Observation.r?category=" + catSystem + "|vital-signs"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.doAs(token(tc.patient, tc.scopes), "POST", "/fhir/Observation", body, ifNoneExist...)
+				wantStatus(t, r, http.StatusOK)
+				leaks(t, r)
+				if code, _, _ := r.issue(t); code != "informational" {
+					t.Errorf("issue %s", code)
+				}
+			})
+		}
+		t.Run("with read too: 200 with the match", func(t *testing.T) {
+			r := s.doAs(token(f.p1, "patient/Observation.cr"), "POST", "/fhir/Observation", body, ifNoneExist...)
+			wantStatus(t, r, http.StatusOK)
+			if r.json(t)["id"] != f.o1 || r.header.Get("Location") == "" {
+				t.Errorf("got %s", r.body)
+			}
+		})
+		t.Run("in a transaction, with return=representation: the entry holds no match", func(t *testing.T) {
+			r := s.doAs(token("", "user/Observation.c"), "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
+				{"resource":`+body+`,"request":{"method":"POST","url":"Observation","ifNoneExist":"code=718-7"}}]}`, "Prefer", "return=representation")
+			wantStatus(t, r, http.StatusOK)
+			if got := entryStatuses(t, r); got != "200" {
+				t.Errorf("entry statuses %s", got)
+			}
+			if strings.Contains(string(r.body), f.o1) || strings.Contains(string(r.body), `"resourceType":"Observation"`) {
+				t.Errorf("the match is in the answer: %s", r.body)
+			}
+		})
+		t.Run("in a batch: the same", func(t *testing.T) {
+			r := s.doAs(token("", "user/Observation.c"), "POST", "/fhir", `{"resourceType":"Bundle","type":"batch","entry":[
+				{"resource":`+body+`,"request":{"method":"POST","url":"Observation","ifNoneExist":"code=718-7"}}]}`, "Prefer", "return=representation")
+			wantStatus(t, r, http.StatusOK)
+			if strings.Contains(string(r.body), f.o1) || strings.Contains(string(r.body), `"resourceType":"Observation"`) {
+				t.Errorf("the match is in the answer: %s", r.body)
+			}
+		})
+		t.Run("nothing was created", func(t *testing.T) {
+			if got := s.admin.do("GET", "/fhir/Observation?code=718-7&_summary=count", "").json(t)["total"]; got != float64(1) {
+				t.Errorf("%v Observations with the code", got)
 			}
 		})
 	})

@@ -211,6 +211,9 @@ func (h *handler) respondWrite(c echo.Context, out *outcome) error {
 		}
 		writeJSON(c, status, fhir.Information(out.infoText()))
 		return nil
+	case out.withheld && prefer != "minimal":
+		writeJSON(c, out.status, fhir.Information(out.infoText()))
+		return nil
 	case out.status == http.StatusNoContent || prefer == "minimal" || out.res == nil || out.res.Deleted:
 		return c.NoContent(out.status)
 	}

@@ -89,6 +89,9 @@ type outcome struct {
 	res    *fhir.Resource // the version written or read (nil for none)
 	info   string         // human-readable note for Prefer: return=OperationOutcome
 	body   []byte         // a body other than res.JSON
+	// withheld: the principal may not read what the interaction found or
+	// made, so the answer says what happened without showing it.
+	withheld bool
 }
 
 // checkType refuses resource types the server does not know.
@@ -245,7 +248,7 @@ func (h *handler) store(tx fhir.Tx, in *interaction, o fhir.Object, id string, v
 
 func (h *handler) doCreate(tx fhir.Tx, in *interaction) (*outcome, error) {
 	if in.matched != nil {
-		return &outcome{status: http.StatusOK, res: in.matched, info: "an existing resource matched If-None-Exist; nothing was created"}, nil
+		return existing(in.g, in.matched)
 	}
 	if in.ifNoneExist != "" && in.assignedID == "" {
 		m, err := h.matchOne(tx, in.g, consent.Create, in.typ, in.ifNoneExist)
@@ -253,7 +256,7 @@ func (h *handler) doCreate(tx fhir.Tx, in *interaction) (*outcome, error) {
 			return nil, err
 		}
 		if m != nil {
-			return &outcome{status: http.StatusOK, res: m, info: "an existing resource matched If-None-Exist; nothing was created"}, nil
+			return existing(in.g, m)
 		}
 	}
 	id := in.assignedID
@@ -261,6 +264,21 @@ func (h *handler) doCreate(tx fhir.Tx, in *interaction) (*outcome, error) {
 		id = h.NewID()
 	}
 	return h.store(tx, in, in.obj.Clone(), id, 1, http.StatusCreated)
+}
+
+// existing answers a conditional create whose If-None-Exist matched m:
+// with m when the principal may read it, else with only the news that a
+// match exists. Create alone does not grant reading what a search finds.
+func existing(g *gate, m *fhir.Resource) (*outcome, error) {
+	const info = "an existing resource matched If-None-Exist; nothing was created"
+	ok, err := g.admits(consent.Read, m, false)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &outcome{status: http.StatusOK, info: info, withheld: true}, nil
+	}
+	return &outcome{status: http.StatusOK, res: m, info: info}, nil
 }
 
 // current reads the version an update, patch or delete starts from, checks
