@@ -576,7 +576,7 @@ func (h *handler) respondBundle(c echo.Context, typ string, entries []*entry) er
 				loc := h.versionURL(r)
 				resp.Location = &loc
 			}
-			if prefer == "representation" {
+			if prefer == "representation" && !out.withheld {
 				be.Resource = r.JSON
 			}
 		}

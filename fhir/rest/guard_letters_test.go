@@ -1,14 +1,15 @@
 package rest_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
 )
 
 // Scope letters match the effect: an interaction that creates a resource
-// needs c, whatever its method; what a conditional create finds is shown
-// only to who may read it.
+// needs c, whatever its method; what a write finds or makes out of stored
+// content is shown only to who may read it.
 func TestGuardUpdateThatCreatesNeedsCreate(t *testing.T) {
 	eachGuarded(t, func(t *testing.T, s *guarded) {
 		f := s.f
@@ -122,6 +123,56 @@ func TestGuardConditionalCreateShowsTheMatchOnlyToAReader(t *testing.T) {
 		t.Run("nothing was created", func(t *testing.T) {
 			if got := s.admin.do("GET", "/fhir/Observation?code=718-7&_summary=count", "").json(t)["total"]; got != float64(1) {
 				t.Errorf("%v Observations with the code", got)
+			}
+		})
+	})
+}
+
+func TestGuardPatchShowsTheResultOnlyToAReader(t *testing.T) {
+	eachGuarded(t, func(t *testing.T, s *guarded) {
+		f := s.f
+		patch := []string{"Content-Type", "application/json-patch+json"}
+		amend := `[{"op":"replace","path":"/status","value":"amended"}]`
+		shows := func(r response) bool { return strings.Contains(string(r.body), "718-7") }
+		for _, tc := range []struct {
+			name, patient, scopes string
+			shown                 bool
+		}{
+			{"u without r: 200, the result not shown", "", "user/Observation.u", false},
+			{"patient-level u without r: the same", f.p1, "patient/Observation.u", false},
+			{"r of another category only: the same", f.p1, "patient/Observation.u patient/Observation.r?category=" + catSystem + "|vital-signs", false},
+			{"u and r: the result shown", f.p1, "patient/Observation.ur", true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := s.doAs(token(tc.patient, tc.scopes), "PATCH", "/fhir/Observation/"+f.o1, amend, patch...)
+				wantStatus(t, r, http.StatusOK)
+				if shows(r) != tc.shown {
+					t.Errorf("shown %v: %s", shows(r), r.body)
+				}
+				if !tc.shown {
+					if code, _, _ := r.issue(t); code != "informational" {
+						t.Errorf("issue %s", code)
+					}
+				}
+			})
+		}
+		t.Run("conditional patch without r: not shown", func(t *testing.T) {
+			r := s.doAs(token("", "user/Observation.u"), "PATCH", "/fhir/Observation?_id="+f.o1, amend, patch...)
+			wantStatus(t, r, http.StatusOK)
+			if shows(r) {
+				t.Errorf("shown: %s", r.body)
+			}
+		})
+		t.Run("a transaction's patch entry without r, with return=representation: not shown", func(t *testing.T) {
+			bin := `{"resourceType":"Binary","contentType":"application/json-patch+json","data":"` + base64.StdEncoding.EncodeToString([]byte(amend)) + `"}`
+			r := s.doAs(token("", "user/Observation.u"), "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
+				{"resource":`+bin+`,"request":{"method":"PATCH","url":"Observation/`+f.o1+`"}}]}`, "Prefer", "return=representation")
+			wantStatus(t, r, http.StatusOK)
+			if got := entryStatuses(t, r); got != "200" {
+				t.Errorf("entry statuses %s", got)
+			}
+			if shows(r) {
+				t.Errorf("shown: %s", r.body)
 			}
 		})
 	})

@@ -6,6 +6,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
@@ -56,5 +57,18 @@ func (h *handler) doPatch(tx fhir.Tx, in *interaction) (*outcome, error) {
 			return nil, err
 		}
 	}
-	return h.store(tx, in, o, in.id, cur.Version+1, http.StatusOK)
+	out, err := h.store(tx, in, o, in.id, cur.Version+1, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	// The result is the stored content as changed, not the client's own:
+	// shown only to who may read it, or a patch would read without r.
+	ok, err := in.g.admits(consent.Read, out.res, false)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		out.withheld, out.info = true, "patched; the result is not shown, as the access granted does not include reading it"
+	}
+	return out, nil
 }
