@@ -177,3 +177,19 @@ func TestGuardPatchShowsTheResultOnlyToAReader(t *testing.T) {
 		})
 	})
 }
+
+// A conditional update that matches nothing and whose body names an id
+// that exists answers 409; for a resource the principal may not know of,
+// it answers as a plain update of it would.
+func TestGuardConditionalUpdateDoesNotTellAnotherPatientsIDExists(t *testing.T) {
+	eachGuarded(t, func(t *testing.T, s *guarded) {
+		f := s.f
+		me := token(f.p1, "patient/*.cruds")
+		withID := func(id string) string {
+			return strings.Replace(observation(f.p1, "laboratory", "3-3", ""), `{"resourceType":"Observation",`, `{"resourceType":"Observation","id":"`+id+`",`, 1)
+		}
+		wantStatus(t, s.doAs(me, "PUT", "/fhir/Observation?code=3-3", withID(f.o3)), http.StatusNotFound)
+		wantStatus(t, s.doAs(me, "PUT", "/fhir/Observation/"+f.o3, withID(f.o3)), http.StatusNotFound)
+		wantStatus(t, s.doAs(me, "PUT", "/fhir/Observation?code=3-3", withID(f.o2)), http.StatusConflict)
+	})
+}

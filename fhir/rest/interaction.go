@@ -420,7 +420,13 @@ func (h *handler) newIdentity(tx fhir.Tx, in *interaction) (string, error) {
 		return id, nil
 	case err != nil:
 		return "", err
-	case !cur.Deleted:
+	}
+	// A resource the principal may not know of answers as a plain update
+	// of it would (404), not with a conflict that tells it exists.
+	if err := in.g.admit(interactionOf(in), cur); err != nil {
+		return "", err
+	}
+	if !cur.Deleted {
 		return "", &fhir.Error{Code: fhir.CodeConflict, Expression: []string{in.typ + ".id"},
 			Diagnostics: "the body's id names an existing resource that the criteria do not match"}
 	}
