@@ -52,6 +52,8 @@ func TestGuardPatientWritesNeverNameAnotherPatient(t *testing.T) {
 			{"conditional update finding it → 404", "PUT", "/fhir/Observation?code=8310-5", observation(f.p1, "vital-signs", "8310-5", ""), nil, 404},
 			{"conditional patch finding it → 404", "PATCH", "/fhir/Observation?code=8310-5", toMe, patch, 404},
 			{"conditional delete finding it → 404", "DELETE", "/fhir/Observation?code=8310-5", "", nil, 404},
+			{"patch adding another patient as performer of one's own Observation → 403", "PATCH", "/fhir/Observation/" + f.o1, `[{"op":"add","path":"/performer","value":[{"reference":"Patient/` + f.p2 + `"}]}]`, patch, 403},
+			{"update of one's own Observation adding another patient as performer → 403", "PUT", "/fhir/Observation/" + f.o2, strings.Replace(current("Observation", f.o2), `"subject":`, `"performer":[{"reference":"Patient/`+f.p2+`"}],"subject":`, 1), nil, 403},
 			{"update linking one's own Patient to another → 403", "PUT", "/fhir/Patient/" + f.p1, linked, nil, 403},
 			{"create of an AuditEvent about the patient → 403", "POST", "/fhir/AuditEvent", `{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2024-01-01T00:00:00Z","agent":[{"requestor":true,"who":{"reference":"Patient/` + f.p1 + `"}}],"source":{"observer":{"display":"x"}},"entity":[{"what":{"reference":"Patient/` + f.p1 + `"}}]}`, nil, 403},
 			{"create of a Provenance → 403", "POST", "/fhir/Provenance", `{"resourceType":"Provenance","target":[{"reference":"Patient/` + f.p1 + `"}],"recorded":"2024-01-01T00:00:00Z","agent":[{"who":{"reference":"Patient/` + f.p1 + `"}}]}`, nil, 403},
@@ -66,6 +68,8 @@ func TestGuardPatientWritesNeverNameAnotherPatient(t *testing.T) {
 				{"request":{"method":"DELETE","url":"Observation/` + f.o4 + `"}}]}`, nil, 404},
 			{"a transaction entry deleting it by criteria → 404", "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
 				{"request":{"method":"DELETE","url":"Observation?code=8310-5"}}]}`, nil, 404},
+			{"a transaction entry patching one's own Observation to name another patient → 403", "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
+				{"resource":` + binary(`[{"op":"add","path":"/performer","value":[{"reference":"Patient/`+f.p2+`"}]}]`) + `,"request":{"method":"PATCH","url":"Observation/` + f.o1 + `"}}]}`, nil, 403},
 			{"a transaction entry deleting an AuditEvent → 403", "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
 				{"request":{"method":"DELETE","url":"AuditEvent/x"}}]}`, nil, 403},
 			{"one's own Observation, performed by the patient, is still written", "POST", "/fhir/Observation", observation(f.p1, "vital-signs", "6-3", f.p1), nil, 201},
@@ -86,6 +90,9 @@ func TestGuardPatientWritesNeverNameAnotherPatient(t *testing.T) {
 		})
 		t.Run("nothing was written for another patient", func(t *testing.T) {
 			if got := current("Observation", f.o4); !sameJSON([]byte(got), []byte(o4)) {
+				t.Errorf("Observation changed: %s", got)
+			}
+			if got := current("Observation", f.o1); strings.Contains(got, "performer") {
 				t.Errorf("Observation changed: %s", got)
 			}
 			if got := current("Patient", f.p1); !sameJSON([]byte(got), []byte(p1)) {
