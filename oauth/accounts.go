@@ -157,12 +157,18 @@ func (as Accounts) List(ctx context.Context) ([]*Account, error) {
 // Disable stops an account from signing in and ends its sessions and
 // tokens at once.
 func (as Accounts) Disable(ctx context.Context, username string) error {
+	return as.changeAndRevoke(ctx, username, func(a *Account) { a.Disabled = true })
+}
+
+// changeAndRevoke applies change to an account (retrying when a
+// concurrent writer got there first), then ends its sessions and tokens.
+func (as Accounts) changeAndRevoke(ctx context.Context, username string, change func(*Account)) error {
 	for {
 		a, err := as.ByUsername(ctx, username)
 		if err != nil {
 			return err
 		}
-		a.Disabled = true
+		change(a)
 		err = as.put(ctx, a)
 		if errors.Is(err, fhir.ErrVersionConflict) {
 			continue
@@ -259,22 +265,6 @@ func (as Accounts) SetPassword(ctx context.Context, username, password string) e
 	if len([]rune(password)) < MinPasswordLength {
 		return fmt.Errorf("password: at least %d characters", MinPasswordLength)
 	}
-	for {
-		a, err := as.ByUsername(ctx, username)
-		if err != nil {
-			return err
-		}
-		a.Password = hashPassword(password)
-		err = as.put(ctx, a)
-		if errors.Is(err, fhir.ErrVersionConflict) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if as.Revoke != nil {
-			return as.Revoke(ctx, a.ID)
-		}
-		return nil
-	}
+	hash := hashPassword(password)
+	return as.changeAndRevoke(ctx, username, func(a *Account) { a.Password = hash })
 }

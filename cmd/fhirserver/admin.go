@@ -39,6 +39,15 @@ func openRecords(ctx context.Context, cfg Config) (fhir.Store, fhir.Records, err
 	return st, rec, nil
 }
 
+// parseAndOpen parses an administrative command's flags and opens the
+// store they name.
+func parseAndOpen(ctx context.Context, fs *flag.FlagSet, args []string, cfg *Config) (fhir.Store, fhir.Records, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	return openRecords(ctx, *cfg)
+}
+
 type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
@@ -79,10 +88,7 @@ func clientCmd(ctx context.Context, args []string, out io.Writer) error {
 	default:
 		return fmt.Errorf("unknown client command %q (add, list, remove)", sub)
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	st, rec, err := openRecords(ctx, cfg)
+	st, rec, err := parseAndOpen(ctx, fs, args, &cfg)
 	if err != nil {
 		return err
 	}
@@ -215,10 +221,7 @@ func keyCmd(ctx context.Context, args []string, out io.Writer) error {
 	if sub == "retire" {
 		fs.StringVar(&kid, "kid", "", "the key to stop publishing")
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	st, rec, err := openRecords(ctx, cfg)
+	st, rec, err := parseAndOpen(ctx, fs, args, &cfg)
 	if err != nil {
 		return err
 	}
