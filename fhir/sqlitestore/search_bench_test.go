@@ -216,6 +216,7 @@ func closeObservations() {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	closeObservations()
+	closeSynthStores()
 	os.Exit(code)
 }
 
