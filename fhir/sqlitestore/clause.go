@@ -37,6 +37,10 @@ type cond struct {
 	// narrows the key; otherwise it is kept out of SQLite's choice of
 	// index (see plan.drivers).
 	typeInKey bool
+	// byOwner: exists tests a resource with one seek in the table's owner
+	// index (type, id, param), which a walk over many resources needs
+	// (see walk); other arms may lead SQLite to a range of another index.
+	byOwner bool
 	// A range clause (date, number, quantity without modifier) also
 	// bounds e.low, for a driver over its parameter (see rangeGroup):
 	// low >= min(lowA, lowB - span) and low <= high.
@@ -120,7 +124,7 @@ func (k *cond) stringArms(c fhir.Clause) error {
 		switch c.Modifier {
 		case "":
 			k.arms = append(k.arms, prefixArm("e.text", v.Code))
-			k.rank = rankPrefix
+			k.rank, k.byOwner = rankPrefix, true
 		case "exact":
 			k.arms = append(k.arms, frag("e.code = ?", v.Code))
 			k.rank = rankEqual
@@ -328,7 +332,7 @@ func (k *cond) rangeArms(c fhir.Clause) error {
 	if c.Modifier != "" {
 		return unsupported(c)
 	}
-	k.rng, k.rank = true, rankRange
+	k.rng, k.rank, k.byOwner = true, rankRange, true
 	inf := math.Inf(1)
 	k.lowA, k.lowB, k.high = inf, inf, math.Inf(-1)
 	for _, v := range c.Values {

@@ -49,6 +49,15 @@
 // the parameter last), then by type and id, so paging with Offset and
 // Limit is stable; Count runs the same query without them.
 //
+// A page of a search whose one criterion is a string prefix or a range
+// may be read another way (walk.go): when the index holds at least
+// probeLimit matching entries, the type's resources are walked in id
+// order from the first, each tested with one seek in the owner index,
+// until the page is full, so that a broad criterion costs the page's size
+// over the share of resources that match rather than a sort of every
+// match. The walk reads one snapshot (a read transaction) and gives way to
+// the SELECT when what it has seen says sorting the matches costs less.
+//
 // What no key helps with costs a read of every candidate's entries of the
 // parameter: :contains (a substring of the folded text), :not, :missing,
 // ne, a token without code, a bare id on a reference to any type. Alone in a query they are tested on every

@@ -36,8 +36,39 @@ func QueryPlan(s *Store, q fhir.Query) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b := p.sql(false)
-	rows, err := s.rdb.QueryContext(ctx, "EXPLAIN QUERY PLAN "+b.text.String(), b.args...)
+	return explain(s, p.sql(false))
+}
+
+// WalkPlan returns SQLite's plan for the statements that walk a search
+// (see walk), one step a line: the end of a chunk, the matches in it
+// without and with an end, the page's rows.
+func WalkPlan(s *Store, q fhir.Query) (string, error) {
+	p, err := newPlan(context.Background(), s.queries, q)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	for _, b := range []*sqlBuf{
+		frag(chunkEndSQL, q.Type, "", 100),
+		p.walkSQL("", "", 20),
+		p.walkSQL("a", "b", 20),
+		frag(fetchSQL, q.Type, "[]"),
+	} {
+		plan, err := explain(s, b)
+		if err != nil {
+			return "", err
+		}
+		out.WriteString(plan)
+	}
+	return out.String(), nil
+}
+
+// SetWalkHook sets a function told how each walk of a broad search ended
+// (see walk); nil removes it.
+func SetWalkHook(f func(outcome string, chunks int)) { walkHook = f }
+
+func explain(s *Store, b *sqlBuf) (string, error) {
+	rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+b.text.String(), b.args...)
 	if err != nil {
 		return "", err
 	}

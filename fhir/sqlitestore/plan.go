@@ -18,7 +18,8 @@ import (
 // such a criterion resources are read in (type, id) order and checked one
 // by one, which stops early under a Limit. Either way the matches are
 // sorted and paged by their keys and sort values, and only the resource
-// rows of the page are read (see sql).
+// rows of the page are read (see sql). A broad prefix or range alone may
+// instead be paged by walking the type in id order (see walk).
 //
 // The driver is the criterion of lowest rank (identifier tokens, then a
 // reference, then an equality, a prefix, ranges, a composite). Between
@@ -100,7 +101,7 @@ func newPlan(ctx context.Context, db querier, q fhir.Query) (*plan, error) {
 	if len(best) > 1 && best[0].rank >= rankPrefix {
 		least := int64(math.MaxInt64)
 		for _, d := range best {
-			n, err := probe(ctx, db, d)
+			n, err := probe(ctx, db, d, probeLimit)
 			if err != nil {
 				return nil, err
 			}
@@ -112,9 +113,9 @@ func newPlan(ctx context.Context, db querier, q fhir.Query) (*plan, error) {
 	return p, nil
 }
 
-// probe counts the rows d yields, up to probeLimit.
-func probe(ctx context.Context, db querier, d *driver) (int64, error) {
-	b := frag("SELECT count(*) FROM (SELECT ").join(d.arms, " UNION ALL SELECT ").add(" LIMIT ?)", probeLimit)
+// probe counts the rows d yields, up to limit.
+func probe(ctx context.Context, db querier, d *driver, limit int64) (int64, error) {
+	b := frag("SELECT count(*) FROM (SELECT ").join(d.arms, " UNION ALL SELECT ").add(" LIMIT ?)", limit)
 	rows, err := db.QueryContext(ctx, b.text.String(), b.args...)
 	if err != nil {
 		return 0, err

@@ -53,11 +53,22 @@ func search(ctx context.Context, db querier, q fhir.Query) ([]*fhir.Resource, er
 	if err != nil {
 		return nil, err
 	}
+	if p.walkable() {
+		res, ok, err := p.walk(ctx, db)
+		if ok || err != nil {
+			return res, err
+		}
+	}
 	b := p.sql(false)
 	rows, err := db.QueryContext(ctx, b.text.String(), b.args...)
 	if err != nil {
 		return nil, err
 	}
+	return scanAll(rows)
+}
+
+// scanAll reads and closes rows of resultColumns.
+func scanAll(rows *sql.Rows) ([]*fhir.Resource, error) {
 	defer rows.Close()
 	var out []*fhir.Resource
 	for rows.Next() {
@@ -88,4 +99,14 @@ func count(ctx context.Context, db querier, q fhir.Query) (int, error) {
 		}
 	}
 	return n, rows.Err()
+}
+
+// snapshot calls fn with a querier whose queries all read one snapshot of
+// the database: on the read pool, a read transaction on one connection;
+// on the writer connection, its unit of work's transaction already is.
+func snapshot(ctx context.Context, db querier, fn func(querier) error) error {
+	if c, ok := db.(*stmtCache); ok {
+		return c.snapshot(ctx, fn)
+	}
+	return fn(db)
 }

@@ -81,6 +81,57 @@ func TestHotSearchesSeekTheirKeys(t *testing.T) {
 	}
 }
 
+// TestBroadSearchWalksTheKeys: the statements that walk a broad search
+// (see walk) step through the type's ids in the resource key, test each
+// resource with one seek in the owner index, and sort nothing.
+func TestBroadSearchWalksTheKeys(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	name := func(vs ...string) fhir.Query {
+		c := one("name", fhir.TypeString, "")
+		for _, v := range vs {
+			c.Values = append(c.Values, fhir.Value{Code: v})
+		}
+		return fhir.Query{Type: "Patient", Clauses: []fhir.Clause{c}, Limit: 21}
+	}
+	date := fhir.Query{Type: "Observation", Limit: 21,
+		Clauses: []fhir.Clause{one("date", fhir.TypeDate, "", fhir.Value{Prefix: "ge", Low: 1, High: 2})}}
+	for _, c := range []struct {
+		name string
+		q    fhir.Query
+		want []string
+	}{
+		{"a string prefix", name("m"), []string{
+			"SEARCH resource USING COVERING INDEX sqlite_autoindex_resource_1 (type=? AND id>?)",
+			"SEARCH r USING COVERING INDEX sqlite_autoindex_resource_1 (type=? AND id>?)",
+			"SEARCH r USING COVERING INDEX sqlite_autoindex_resource_1 (type=? AND id>? AND id<?)",
+			"SEARCH e EXISTS USING COVERING INDEX ix_string_owner (type=? AND id=? AND param=? AND text>? AND text<?)",
+			"SEARCH r USING INDEX sqlite_autoindex_resource_1 (type=? AND id=?)"}},
+		{"two prefixes", name("m", "k"), []string{
+			"SEARCH e EXISTS USING COVERING INDEX ix_string_owner (type=? AND id=? AND param=?)"}},
+		{"a date range", date, []string{
+			"SEARCH r USING COVERING INDEX sqlite_autoindex_resource_1 (type=? AND id>? AND id<?)",
+			"SEARCH e EXISTS USING COVERING INDEX ix_range_owner (type=? AND id=? AND param=?)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			plan, err := sqlitestore.WalkPlan(s, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(plan, w+"\n") {
+					t.Errorf("plan lacks %q:\n%s", w, plan)
+				}
+			}
+			for _, line := range strings.Split(plan, "\n") {
+				if strings.Contains(line, "TEMP B-TREE") || strings.HasPrefix(line, "SCAN ") && !strings.HasPrefix(line, "SCAN json_each") {
+					t.Errorf("plan sorts or reads a whole table (%s):\n%s", line, plan)
+				}
+			}
+		})
+	}
+}
+
 // TestRangesOfUnknownWidth: entries whose width is negative or not a
 // number are kept apart from the others (span -1) and still matched by the
 // rules.
