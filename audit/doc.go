@@ -1,4 +1,8 @@
-// Package audit will build and store an AuditEvent for every access (IHE
-// BALP shapes), chain them for tamper evidence, and run the alert
-// detectors.
+// Package audit records an AuditEvent for every access, in the IHE Basic
+// Audit Log Patterns (BALP) shapes: the events are a closed set of
+// constants with typed builders; a Recorder chains each event to its
+// predecessor (a hash over its canonical JSON), stores it durably before
+// the response that caused it is sent, and signs checkpoints with a key
+// kept apart from the data; Verify re-walks the chains and names the
+// first modified, inserted or missing event.
 package audit
