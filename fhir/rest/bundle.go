@@ -585,6 +585,14 @@ func (h *handler) respondBundle(c echo.Context, typ string, entries []*entry) er
 		}
 		be.Response = resp
 	}
+	// Each entry's own interaction: the version it wrote, or what it
+	// returns. A transaction gets here only once all of it is stored.
+	trail := fhir.TrailFrom(c.Request().Context())
+	for _, e := range entries {
+		if e.err == nil {
+			record(trail, e.in, e.out)
+		}
+	}
 	body, err := marshal(b)
 	if err != nil {
 		return err

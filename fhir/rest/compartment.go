@@ -169,6 +169,7 @@ func (h *handler) everything(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	disclose(c.Request().Context(), trailEverything, page)
 	writeJSON(c, http.StatusOK, body)
 	return nil
 }

@@ -86,6 +86,8 @@ func (h *handler) respondRead(c echo.Context, in *interaction, res *fhir.Resourc
 	if res.Deleted {
 		return gone(in.typ, in.id)
 	}
+	// HEAD and 304 show no body, but tell that this version exists.
+	record(fhir.TrailFrom(c.Request().Context()), in, &outcome{res: res})
 	hdr := c.Response().Header()
 	hdr.Set("ETag", res.ETag())
 	hdr.Set("Last-Modified", res.LastUpdated.UTC().Format(http.TimeFormat))
@@ -188,10 +190,12 @@ func (h *handler) runWrite(c echo.Context, in *interaction) error {
 			return err
 		}
 	}
-	out, err := h.write(c.Request().Context(), in.ifMatch != "", func(tx fhir.Tx) (*outcome, error) { return h.apply(tx, in) })
+	ctx := c.Request().Context()
+	out, err := h.write(ctx, in.ifMatch != "", func(tx fhir.Tx) (*outcome, error) { return h.apply(tx, in) })
 	if err != nil {
 		return err
 	}
+	record(fhir.TrailFrom(ctx), in, out)
 	return h.respondWrite(c, out)
 }
 

@@ -159,6 +159,20 @@ func (s *server) do(method, path, body string, headers ...string) response {
 // nil), as the bearer-token middleware would.
 func (s *server) doAs(p *fhir.Principal, method, path, body string, headers ...string) response {
 	s.t.Helper()
+	return s.send(p, nil, method, path, body, headers...)
+}
+
+// doTraced is doAs with a fresh fhir.Trail in the request context, as the
+// audit middleware puts one there; it returns what the request recorded.
+func (s *server) doTraced(p *fhir.Principal, method, path, body string, headers ...string) (response, []fhir.TrailEntry) {
+	s.t.Helper()
+	trail := &fhir.Trail{}
+	r := s.send(p, trail, method, path, body, headers...)
+	return r, trail.Entries()
+}
+
+func (s *server) send(p *fhir.Principal, trail *fhir.Trail, method, path, body string, headers ...string) response {
+	s.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -172,6 +186,9 @@ func (s *server) doAs(p *fhir.Principal, method, path, body string, headers ...s
 	}
 	if p != nil {
 		req = req.WithContext(fhir.WithPrincipal(req.Context(), p))
+	}
+	if trail != nil {
+		req = req.WithContext(fhir.WithTrail(req.Context(), trail))
 	}
 	rec := httptest.NewRecorder()
 	s.e.ServeHTTP(rec, req)

@@ -123,6 +123,7 @@ func (h *handler) history(c echo.Context) error {
 		next.Set("_cursor", h.cursors.encode(cursor{Path: self, Store: page.Next, Who: g.tag()}))
 		b.Link = append(b.Link, models.BundleLink{Relation: "next", Url: self + queryString(next)})
 	}
+	shown := page.Entries[:0]
 	for _, r := range page.Entries {
 		if ok, err := g.admitsVersion(op, q.ID != "", r); err != nil || !ok {
 			if err != nil {
@@ -130,12 +131,14 @@ func (h *handler) history(c echo.Context) error {
 			}
 			continue
 		}
+		shown = append(shown, r)
 		b.Entry = append(b.Entry, h.historyEntry(r))
 	}
 	body, err := marshal(b)
 	if err != nil {
 		return err
 	}
+	disclose(c.Request().Context(), string(op), shown)
 	writeJSON(c, http.StatusOK, body)
 	return nil
 }

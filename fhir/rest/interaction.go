@@ -92,6 +92,8 @@ type outcome struct {
 	// withheld: the principal may not read what the interaction found or
 	// made, so the answer says what happened without showing it.
 	withheld bool
+	// written: res is a version this interaction stored.
+	written bool
 }
 
 // checkType refuses resource types the server does not know.
@@ -243,7 +245,7 @@ func (h *handler) store(tx fhir.Tx, in *interaction, o fhir.Object, id string, v
 	if err := tx.Put(res); err != nil {
 		return nil, err
 	}
-	return &outcome{status: status, res: res}, nil
+	return &outcome{status: status, res: res, written: true}, nil
 }
 
 func (h *handler) doCreate(tx fhir.Tx, in *interaction) (*outcome, error) {
@@ -358,7 +360,7 @@ func (h *handler) doDelete(tx fhir.Tx, in *interaction) (*outcome, error) {
 	if err := tx.Put(res); err != nil {
 		return nil, err
 	}
-	return &outcome{status: http.StatusNoContent, res: res, info: "deleted"}, nil
+	return &outcome{status: http.StatusNoContent, res: res, info: "deleted", written: true}, nil
 }
 
 // doConditional resolves the criteria of a conditional update, patch or

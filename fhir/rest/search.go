@@ -164,6 +164,12 @@ func (h *handler) runSearch(c echo.Context, g *gate, typ string, values url.Valu
 	if err != nil {
 		return err
 	}
+	code := consent.SearchType
+	if typ == "" {
+		code = consent.SearchSystem
+	}
+	disclose(c.Request().Context(), string(code), page.matches)
+	disclose(c.Request().Context(), string(code), page.included)
 	writeJSON(c, http.StatusOK, body)
 	return nil
 }
