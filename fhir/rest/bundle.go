@@ -87,6 +87,9 @@ func (h *handler) bundle(c echo.Context) error {
 	entries := make([]*entry, len(b.Entry))
 	for i := range b.Entry {
 		in, err := h.entryInteraction(&b.Entry[i])
+		if err == nil && in.method != http.MethodGet {
+			err = writable(in.typ)
+		}
 		if err == nil {
 			// Every entry passes the checks its own request would.
 			in.g = g

@@ -55,7 +55,7 @@ func TestGuardPatientWritesNeverNameAnotherPatient(t *testing.T) {
 			{"patch adding another patient as performer of one's own Observation → 403", "PATCH", "/fhir/Observation/" + f.o1, `[{"op":"add","path":"/performer","value":[{"reference":"Patient/` + f.p2 + `"}]}]`, patch, 403},
 			{"update of one's own Observation adding another patient as performer → 403", "PUT", "/fhir/Observation/" + f.o2, strings.Replace(current("Observation", f.o2), `"subject":`, `"performer":[{"reference":"Patient/`+f.p2+`"}],"subject":`, 1), nil, 403},
 			{"update linking one's own Patient to another → 403", "PUT", "/fhir/Patient/" + f.p1, linked, nil, 403},
-			{"create of an AuditEvent about the patient → 403", "POST", "/fhir/AuditEvent", `{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2024-01-01T00:00:00Z","agent":[{"requestor":true,"who":{"reference":"Patient/` + f.p1 + `"}}],"source":{"observer":{"display":"x"}},"entity":[{"what":{"reference":"Patient/` + f.p1 + `"}}]}`, nil, 403},
+			{"create of an AuditEvent about the patient → 405: no one writes them", "POST", "/fhir/AuditEvent", `{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2024-01-01T00:00:00Z","agent":[{"requestor":true,"who":{"reference":"Patient/` + f.p1 + `"}}],"source":{"observer":{"display":"x"}},"entity":[{"what":{"reference":"Patient/` + f.p1 + `"}}]}`, nil, 405},
 			{"create of a Provenance → 403", "POST", "/fhir/Provenance", `{"resourceType":"Provenance","target":[{"reference":"Patient/` + f.p1 + `"}],"recorded":"2024-01-01T00:00:00Z","agent":[{"who":{"reference":"Patient/` + f.p1 + `"}}]}`, nil, 403},
 			{"create of a Consent → 403", "POST", "/fhir/Consent", `{"resourceType":"Consent","status":"active","scope":{"text":"x"},"category":[{"text":"x"}],"patient":{"reference":"Patient/` + f.p1 + `"}}`, nil, 403},
 			{"a transaction entry creating another patient's Condition → 403", "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
@@ -70,8 +70,8 @@ func TestGuardPatientWritesNeverNameAnotherPatient(t *testing.T) {
 				{"request":{"method":"DELETE","url":"Observation?code=8310-5"}}]}`, nil, 404},
 			{"a transaction entry patching one's own Observation to name another patient → 403", "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
 				{"resource":` + binary(`[{"op":"add","path":"/performer","value":[{"reference":"Patient/`+f.p2+`"}]}]`) + `,"request":{"method":"PATCH","url":"Observation/` + f.o1 + `"}}]}`, nil, 403},
-			{"a transaction entry deleting an AuditEvent → 403", "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
-				{"request":{"method":"DELETE","url":"AuditEvent/x"}}]}`, nil, 403},
+			{"a transaction entry deleting an AuditEvent → 405", "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[
+				{"request":{"method":"DELETE","url":"AuditEvent/x"}}]}`, nil, 405},
 			{"one's own Observation, performed by the patient, is still written", "POST", "/fhir/Observation", observation(f.p1, "vital-signs", "6-3", f.p1), nil, 201},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

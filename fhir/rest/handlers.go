@@ -28,6 +28,16 @@ func (h *handler) target(c echo.Context, withID bool) (*interaction, error) {
 	if err := h.checkType(in.typ); err != nil {
 		return nil, err
 	}
+	if in.method != http.MethodGet && in.method != http.MethodHead {
+		if err := writable(in.typ); err != nil {
+			allow := "GET"
+			if withID {
+				allow = "GET, HEAD"
+			}
+			c.Response().Header().Set("Allow", allow)
+			return nil, err
+		}
+	}
 	if withID {
 		in.id = c.Param("id")
 		if err := checkID(in.id); err != nil {

@@ -104,6 +104,21 @@ func (h *handler) checkType(typ string) error {
 	return nil
 }
 
+// readOnly lists the types the API never writes, whoever asks and whether
+// or not a Guard is set: AuditEvents are stored by the audit trail alone,
+// chained to one another, and a client's create, update, patch or delete
+// would forge or break that record.
+var readOnly = map[string]bool{"AuditEvent": true}
+
+// writable answers a write of a read-only type with 405.
+func writable(typ string) error {
+	if readOnly[typ] {
+		return &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusMethodNotAllowed,
+			Diagnostics: typ + " resources are recorded by the server; they cannot be created, changed or deleted through the API"}
+	}
+	return nil
+}
+
 func checkID(id string) error {
 	if !fhir.ValidID(id) {
 		return &fhir.Error{Code: fhir.CodeInvalid, Diagnostics: "invalid resource id: ids are 1-64 letters, digits, '-' and '.'"}

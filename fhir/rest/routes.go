@@ -3,6 +3,7 @@ package rest
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,6 +65,24 @@ var (
 	TypeInteractions   = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
 	SystemInteractions = []string{"transaction", "batch", "history-system", "search-system"}
 )
+
+// TypeInteractionsOf lists the TypeInteractions served for typ: those of a
+// read-only type (AuditEvent) leave out create, update, patch and delete,
+// which answer 405.
+func TypeInteractionsOf(typ string) []string {
+	if !readOnly[typ] {
+		return slices.Clone(TypeInteractions)
+	}
+	var out []string
+	for _, code := range TypeInteractions {
+		switch code {
+		case "create", "update", "patch", "delete":
+		default:
+			out = append(out, code)
+		}
+	}
+	return out
+}
 
 // Register lists every FHIR route under g (mounted at /fhir).
 func Register(g *echo.Group, d Deps) {
