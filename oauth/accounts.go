@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -44,6 +45,10 @@ type Accounts struct {
 	Now     func() time.Time
 	// Revoke ends an account's login sessions, codes and tokens.
 	Revoke func(ctx context.Context, accountID string) error
+	// Events, when set, hears of every account disabled; Logger
+	// (slog.Default() when nil) of a report that failed.
+	Events SecurityEvents
+	Logger *slog.Logger
 }
 
 var (
@@ -157,16 +162,27 @@ func (as Accounts) List(ctx context.Context) ([]*Account, error) {
 // Disable stops an account from signing in and ends its sessions and
 // tokens at once.
 func (as Accounts) Disable(ctx context.Context, username string) error {
-	return as.changeAndRevoke(ctx, username, func(a *Account) { a.Disabled = true })
+	a, err := as.changeAndRevoke(ctx, username, func(a *Account) { a.Disabled = true })
+	if a == nil {
+		return err
+	}
+	e := SecurityEvent{Kind: UserDisabled, Account: a.ID, Role: a.Role, Success: err == nil,
+		Detail: "account disabled; its sessions and tokens ended"}
+	if err != nil {
+		e.Detail = "account disabled; ending its sessions and tokens failed"
+	}
+	reportChange(ctx, as.Events, as.Logger, as.Now, e)
+	return err
 }
 
 // changeAndRevoke applies change to an account (retrying when a
 // concurrent writer got there first), then ends its sessions and tokens.
-func (as Accounts) changeAndRevoke(ctx context.Context, username string, change func(*Account)) error {
+// It returns the account once changed, even when ending them failed.
+func (as Accounts) changeAndRevoke(ctx context.Context, username string, change func(*Account)) (*Account, error) {
 	for {
 		a, err := as.ByUsername(ctx, username)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		change(a)
 		err = as.put(ctx, a)
@@ -174,12 +190,12 @@ func (as Accounts) changeAndRevoke(ctx context.Context, username string, change 
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if as.Revoke != nil {
-			return as.Revoke(ctx, a.ID)
+			return a, as.Revoke(ctx, a.ID)
 		}
-		return nil
+		return a, nil
 	}
 }
 
@@ -190,14 +206,36 @@ var dummyHash = hashPassword("not a password of anyone")
 // Authenticate checks a username and password. Every failure is the same
 // error, whatever its cause (no user enumeration).
 func (as Accounts) Authenticate(ctx context.Context, username, password string) (*Account, error) {
-	if wait, err := as.throttled(ctx, username); err != nil {
+	a, _, err := as.authenticate(ctx, username, password)
+	if err != nil {
 		return nil, err
-	} else if wait {
-		return nil, ErrThrottled
+	}
+	return a, nil
+}
+
+// Why a sign-in failed, as the audit trail records it (the person
+// signing in always reads the same answer).
+const (
+	failUnknown   = "unknown username"
+	failPassword  = "wrong password"
+	failDisabled  = "account disabled"
+	failThrottled = "throttled after repeated failures"
+)
+
+// authenticate is Authenticate for the sign-in page: it also returns
+// the account the username names (nil when none), and why it failed
+// (one of the fail constants), for the audit trail.
+func (as Accounts) authenticate(ctx context.Context, username, password string) (*Account, string, error) {
+	wait, err := as.throttled(ctx, username)
+	if err != nil {
+		return nil, "", err
 	}
 	a, err := as.ByUsername(ctx, username)
 	if err != nil && !errors.Is(err, fhir.ErrNotFound) {
-		return nil, err
+		return nil, "", err
+	}
+	if wait {
+		return a, failThrottled, ErrThrottled
 	}
 	encoded := dummyHash
 	if a != nil {
@@ -205,15 +243,21 @@ func (as Accounts) Authenticate(ctx context.Context, username, password string) 
 	}
 	ok, err := checkPasswordBounded(ctx, encoded, password)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if a == nil || !ok || a.Disabled {
 		if err := as.failed(ctx, username); err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return nil, ErrBadCredentials
+		why := failDisabled
+		if a == nil {
+			why = failUnknown
+		} else if !ok {
+			why = failPassword
+		}
+		return a, why, ErrBadCredentials
 	}
-	return a, as.succeeded(ctx, username)
+	return a, "", as.succeeded(ctx, username)
 }
 
 // ErrBadCredentials is the one answer to a failed sign-in.
@@ -266,5 +310,6 @@ func (as Accounts) SetPassword(ctx context.Context, username, password string) e
 		return fmt.Errorf("password: at least %d characters", MinPasswordLength)
 	}
 	hash := hashPassword(password)
-	return as.changeAndRevoke(ctx, username, func(a *Account) { a.Password = hash })
+	_, err := as.changeAndRevoke(ctx, username, func(a *Account) { a.Password = hash })
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"time"
@@ -99,6 +100,10 @@ var clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 type Clients struct {
 	Records fhir.Records
 	Now     func() time.Time
+	// Events, when set, hears of every client registered or removed;
+	// Logger (slog.Default() when nil) of a report that failed.
+	Events SecurityEvents
+	Logger *slog.Logger
 }
 
 // ErrClientExists is returned by Add for an id already registered.
@@ -157,8 +162,12 @@ func (cs Clients) Add(ctx context.Context, c *Client) (secret string, err error)
 	err = cs.Records.PutRecord(ctx, &fhir.Record{Kind: kindClient, Key: c.ID, Data: data})
 	if errors.Is(err, fhir.ErrVersionConflict) {
 		return "", ErrClientExists
+	} else if err != nil {
+		return "", err
 	}
-	return secret, err
+	reportChange(ctx, cs.Events, cs.Logger, cs.Now, SecurityEvent{Kind: ClientRegistered, Client: c.ID, Scopes: c.Scopes,
+		Success: true, Detail: "registered as a " + c.Type + " client"})
+	return secret, nil
 }
 
 // Get returns a client, or an error wrapping fhir.ErrNotFound.
@@ -199,6 +208,16 @@ func (cs Clients) Remove(ctx context.Context, id string) error {
 	if err := cs.Records.DeleteRecord(ctx, kindClient, id); err != nil {
 		return err
 	}
+	err := cs.removeGrants(ctx, id)
+	e := SecurityEvent{Kind: ClientRemoved, Client: id, Success: err == nil, Detail: "client removed with its codes and tokens"}
+	if err != nil {
+		e.Detail = "client removed; ending its codes and tokens failed"
+	}
+	reportChange(ctx, cs.Events, cs.Logger, cs.Now, e)
+	return err
+}
+
+func (cs Clients) removeGrants(ctx context.Context, id string) error {
 	st := &storage{rec: cs.Records, now: cs.Now}
 	for _, kind := range []string{kindAccess, kindRefresh, kindCode, kindPKCE, kindOIDC} {
 		if err := st.deleteWhere(ctx, kind, "client", id); err != nil {

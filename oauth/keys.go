@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -39,6 +40,10 @@ type SigningKey struct {
 type Keys struct {
 	Records fhir.Records
 	Now     func() time.Time
+	// Events, when set, hears of every key made or retired; Logger
+	// (slog.Default() when nil) of a report that failed.
+	Events SecurityEvents
+	Logger *slog.Logger
 }
 
 // List returns every key, newest first.
@@ -62,6 +67,10 @@ func (k Keys) List(ctx context.Context) ([]SigningKey, error) {
 
 // Rotate makes a new key the signing key and returns its kid.
 func (k Keys) Rotate(ctx context.Context) (string, error) {
+	return k.rotate(ctx, "signing key rotated")
+}
+
+func (k Keys) rotate(ctx context.Context, detail string) (string, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return "", err
@@ -83,6 +92,7 @@ func (k Keys) Rotate(ctx context.Context) (string, error) {
 	if err := k.Records.PutRecord(ctx, &fhir.Record{Kind: kindKey, Key: sk.ID, Data: data}); err != nil {
 		return "", fmt.Errorf("oauth: store key: %w", err)
 	}
+	reportChange(ctx, k.Events, k.Logger, k.Now, SecurityEvent{Kind: KeyRotated, Key: sk.ID, Success: true, Detail: detail})
 	return sk.ID, nil
 }
 
@@ -106,7 +116,12 @@ func (k Keys) Retire(ctx context.Context, kid string) error {
 		if err != nil {
 			return err
 		}
-		return k.Records.PutRecord(ctx, &fhir.Record{Kind: kindKey, Key: sk.ID, Data: data, Rev: sk.rev})
+		if err := k.Records.PutRecord(ctx, &fhir.Record{Kind: kindKey, Key: sk.ID, Data: data, Rev: sk.rev}); err != nil {
+			return err
+		}
+		reportChange(ctx, k.Events, k.Logger, k.Now, SecurityEvent{Kind: KeyRetired, Key: sk.ID, Success: true,
+			Detail: "signing key retired; tokens it signed no longer verify"})
+		return nil
 	}
 	return fmt.Errorf("oauth: no key %q: %w", kid, fhir.ErrNotFound)
 }
@@ -120,7 +135,7 @@ func (k Keys) Ensure(ctx context.Context) error {
 	if _, ok := current(keys); ok {
 		return nil
 	}
-	_, err = k.Rotate(ctx)
+	_, err = k.rotate(ctx, "first signing key made")
 	return err
 }
 

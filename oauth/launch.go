@@ -108,6 +108,10 @@ func (s *Server) ehrLaunch(c echo.Context) error {
 	if err := s.cfg.Records.PutRecord(ctx, &fhir.Record{Kind: kindLaunch, Key: id, Data: data, Expires: s.now().Add(launchLife)}); err != nil {
 		return err
 	}
+	// A launch grants nothing by itself (the app's token is recorded when
+	// issued): a failed report is logged and the launch goes on.
+	s.report(c, SecurityEvent{Kind: LaunchCreated, Account: lr.acct.ID, Role: lr.acct.Role, Client: lr.client.ID,
+		Patient: lr.patient, Success: true, Detail: "EHR launch confirmed"})
 	u, err := url.Parse(lr.client.LaunchURI)
 	if err != nil {
 		return err

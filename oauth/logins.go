@@ -110,10 +110,17 @@ func (l logins) alive(ctx context.Context, key string) bool {
 }
 
 // end signs the browser out: its session, and the online_access grants
-// made in it, end now.
-func (l logins) end(c echo.Context) {
+// made in it, end now. It returns the session's account ("" when the
+// browser had none).
+func (l logins) end(c echo.Context) (account string) {
 	if ck, err := c.Cookie(loginCookie); err == nil {
 		ctx, key := c.Request().Context(), hashKey(ck.Value)
+		if r, err := l.rec.GetRecord(ctx, kindLogin, key); err == nil {
+			var lg Login
+			if json.Unmarshal(r.Data, &lg) == nil {
+				account = lg.Account
+			}
+		}
 		_ = l.rec.DeleteRecord(ctx, kindLogin, key)
 		st := &storage{rec: l.rec, now: l.now}
 		for _, kind := range []string{kindAccess, kindRefresh} {
@@ -121,6 +128,7 @@ func (l logins) end(c echo.Context) {
 		}
 	}
 	setCookie(c, loginCookie, "", -1)
+	return account
 }
 
 func setCookie(c echo.Context, name, value string, maxAge int) {

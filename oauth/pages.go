@@ -87,16 +87,28 @@ func (s *Server) loginPost(c echo.Context) error {
 			Error: "This page had expired. Please sign in again."})
 	}
 	username := c.FormValue("username")
-	acct, err := s.accounts.Authenticate(c.Request().Context(), username, c.FormValue("password"))
+	acct, why, err := s.accounts.authenticate(c.Request().Context(), username, c.FormValue("password"))
+	// The event names the account, never the username: a failed sign-in's
+	// username may be a mistyped password.
+	ev := SecurityEvent{Kind: SignIn, Detail: why}
+	if acct != nil {
+		ev.Account, ev.Role = acct.ID, acct.Role
+	}
 	if errors.Is(err, ErrThrottled) {
+		s.report(c, ev)
 		return s.page(c, http.StatusTooManyRequests, "login", pageData{Title: "Sign in: please wait", Next: next, Username: username,
 			Error: "There have been several failed attempts to sign in. Wait a few minutes, then try again."})
 	}
 	if errors.Is(err, ErrBadCredentials) {
+		s.report(c, ev)
 		return s.page(c, http.StatusUnauthorized, "login", pageData{Title: "Sign in: try again", Next: next, Username: username,
 			Error: "That username and password do not match. Check them and try again."})
 	} else if err != nil {
 		return err
+	}
+	ev.Success, ev.Detail = true, "password"
+	if err := s.reportOrFail(c, ev); err != nil {
+		return s.unavailable(c)
 	}
 	s.logins.end(c)
 	if _, err := s.logins.start(c, acct.ID, []string{"pwd"}, ACRPassword); err != nil {
@@ -105,11 +117,24 @@ func (s *Server) loginPost(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
+// unavailable answers a page whose request cannot be recorded.
+func (s *Server) unavailable(c echo.Context) error {
+	return s.page(c, http.StatusServiceUnavailable, "error", pageData{Title: "Signing in is not possible right now",
+		Message: "Please try again in a few minutes."})
+}
+
 func (s *Server) logout(c echo.Context) error {
 	if !s.checkCSRF(c) {
 		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
 	}
-	s.logins.end(c)
+	if id := s.logins.end(c); id != "" {
+		ev := SecurityEvent{Kind: SignOut, Account: id, Success: true, Detail: "signed out; online_access grants ended"}
+		if acct, err := s.accounts.Get(c.Request().Context(), id); err == nil {
+			ev.Role = acct.Role
+		}
+		// Signing out takes access away: recorded or not, it happens.
+		s.report(c, ev)
+	}
 	return s.page(c, http.StatusOK, "error", pageData{Title: "You are signed out"})
 }
 

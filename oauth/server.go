@@ -46,6 +46,9 @@ type Config struct {
 	SearchPatients func(ctx context.Context, query url.Values) ([]*fhir.Resource, error)
 	// Demo puts a "not for real patients" banner on every page.
 	Demo bool
+	// Events receives sign-ins, tokens, revocations and the registries'
+	// changes (nil: nothing is reported).
+	Events SecurityEvents
 }
 
 // Server is the SMART App Launch authorization server.
@@ -110,13 +113,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg: cfg, base: base, root: root, issuer: base, tokenURL: root + "/oauth/token",
 		now: cfg.Now, log: cfg.Logger,
 		storage: &storage{rec: cfg.Records, now: cfg.Now},
-		clients: Clients{Records: cfg.Records, Now: cfg.Now},
-		keys:    Keys{Records: cfg.Records, Now: cfg.Now},
+		clients: Clients{Records: cfg.Records, Now: cfg.Now, Events: cfg.Events, Logger: cfg.Logger},
+		keys:    Keys{Records: cfg.Records, Now: cfg.Now, Events: cfg.Events, Logger: cfg.Logger},
 		logins:  logins{rec: cfg.Records, now: cfg.Now, idle: cfg.IdleTimeout, absolute: cfg.AbsoluteTimeout},
 		jwks:    &jwksCache{client: cfg.HTTPClient},
 		pages:   parsePages(),
 	}
-	s.accounts = Accounts{Records: cfg.Records, Now: cfg.Now, Revoke: s.RevokeAccount}
+	s.accounts = Accounts{Records: cfg.Records, Now: cfg.Now, Revoke: s.RevokeAccount, Events: cfg.Events, Logger: cfg.Logger}
 	s.origins = &originCache{clients: s.clients, now: cfg.Now}
 	if err := s.keys.Ensure(ctx); err != nil {
 		return nil, err
