@@ -28,6 +28,12 @@ type Session struct {
 	// access lasts only while it still links them to Patient.
 	Proxy  string `json:"proxy,omitempty"`
 	Issuer string `json:"iss,omitempty"`
+	// loaded is the stored request the storage last loaded this session
+	// from (its grant, scopes, and whether its code or refresh token was
+	// used already), for the audit trail: fosite answers a reused code
+	// with a plain invalid_grant and grants a code's scopes only while
+	// issuing its tokens.
+	loaded *stored
 }
 
 func newSession() *Session {

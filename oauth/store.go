@@ -126,6 +126,9 @@ func (s *storage) get(ctx context.Context, kind, key string, session fosite.Sess
 	if err := json.Unmarshal(st.Session, session); err != nil {
 		return nil, nil, nil, fmt.Errorf("oauth: decode session: %w", err)
 	}
+	if ses, ok := session.(*Session); ok {
+		ses.loaded = &st
+	}
 	req := &fosite.Request{
 		ID: st.ID, RequestedAt: st.RequestedAt, Client: client,
 		RequestedScope: st.Requested, GrantedScope: st.Granted,
