@@ -122,7 +122,8 @@ type AlertConfig struct {
 }
 
 // alertMaxSubjects bounds the subjects remembered at once (users, backend
-// clients, addresses); past it the least recently seen is forgotten.
+// clients, addresses); past it the least recently seen is forgotten (and
+// may be alerted on again within a window).
 const (
 	alertMaxSubjects = 1 << 16
 	alertShards      = 16
@@ -242,8 +243,12 @@ func NewAlerts(cfg AlertConfig) *Alerts {
 
 // Observe runs the detectors over one audited request. It is cheap
 // (amortised constant time, no I/O but a log line per alert), safe for
-// concurrent use, and never waits for the webhook or the list.
+// concurrent use, and never waits for the webhook or the list. A nil
+// *Alerts observes nothing.
 func (a *Alerts) Observe(x Access) {
+	if a == nil {
+		return
+	}
 	kind, id := SubjectUser, x.User
 	switch {
 	case x.User != "":
@@ -340,6 +345,9 @@ func (a *Alerts) raise(al Alert) {
 // Flush waits until every alert raised so far has been stored in the
 // list and delivered to (or given up on by) the webhook, or ctx ends.
 func (a *Alerts) Flush(ctx context.Context) error {
+	if a == nil {
+		return nil
+	}
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for !a.list.idle() || !a.hook.idle() {
@@ -354,8 +362,12 @@ func (a *Alerts) Flush(ctx context.Context) error {
 
 // Close stops the deliveries: what is queued is still delivered until ctx
 // ends; then deliveries in flight are abandoned and what remains is
-// dropped (and logged). Observe stays usable and still logs.
+// dropped (and logged). Observe stays usable and still logs, but queues
+// nothing more.
 func (a *Alerts) Close(ctx context.Context) error {
+	if a == nil {
+		return nil
+	}
 	a.closeOnce.Do(func() { close(a.closing) })
 	finished := make(chan struct{})
 	go func() { a.done.Wait(); close(finished) }()

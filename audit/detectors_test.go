@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -50,7 +51,11 @@ func newHarness(t *testing.T, cfg AlertConfig) *alertHarness {
 		cfg.Location = time.UTC
 	}
 	h.a = NewAlerts(cfg)
-	t.Cleanup(func() { h.a.Close(t.Context()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h.a.Close(ctx)
+	})
 	return h
 }
 

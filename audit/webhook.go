@@ -106,6 +106,11 @@ func (k *alertSink) push(al Alert) {
 	if k == nil {
 		return
 	}
+	select {
+	case <-k.a.closing:
+		return // nobody would deliver it; the log line has it
+	default:
+	}
 	k.mu.Lock()
 	var dropped *Alert
 	if k.n == len(k.ring) {

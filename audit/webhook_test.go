@@ -186,9 +186,15 @@ func TestWebhookThatHangsDoesNotBlockObserve(t *testing.T) {
 	if !strings.Contains(h.log.String(), "audit alerts dropped at shutdown") {
 		t.Fatalf("what Close abandoned is not logged:\n%s", h.log)
 	}
-	h.observe(breakGlass("after-close")) // still usable; still logs
-	if h.fired(DetectBreakGlass) != 201 {
-		t.Fatal("Observe after Close does not log")
+	drops := strings.Count(h.log.String(), "dropped")
+	h.observe(breakGlass("after-close")) // still usable; still logs; queues nothing
+	if h.fired(DetectBreakGlass) != 201 || strings.Count(h.log.String(), "dropped") != drops {
+		t.Fatalf("Observe after Close:\n%s", h.log)
+	}
+	var none *Alerts
+	none.Observe(breakGlass("u1")) // alerts off
+	if none.Flush(t.Context()) != nil || none.Close(t.Context()) != nil {
+		t.Fatal("a nil *Alerts is not inert")
 	}
 }
 
