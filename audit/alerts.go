@@ -55,8 +55,10 @@ type Alert struct {
 	Patients    int       `json:"patients,omitempty"`  // distinct patients within the window (a count)
 	Refusals    int       `json:"refusals,omitempty"`
 	Threshold   int       `json:"threshold,omitempty"`
-	// Window is the window the counts cover; zero for after-hours and
-	// broad-search, which are about one request.
+	// Window is the detector's window: the span the counts cover (for
+	// broad-search they are the one request's) and within which it does
+	// not fire again for this subject; zero for after-hours, which fires
+	// once per night.
 	Window time.Duration `json:"-"`
 	Text   string        `json:"text"`
 }
