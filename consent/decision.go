@@ -88,13 +88,19 @@ type Decision struct {
 	//
 	// For a request without Type, Limits is nil when every resource of
 	// every type is reachable; otherwise it is empty but not nil, and each
-	// type must be decided on its own: Types and AnyType say which.
+	// type must be decided on its own: Types, AnyType and Except say which.
 	Limits []Limit
 	// Types lists, for a request without Type, the types named by the
 	// permissions that grant the interaction; AnyType reports that a
 	// permission for every type ("*") grants it too.
 	Types   []string
 	AnyType bool
+	// Except, for a request without Type, lists the types that permissions
+	// reaching every other type without limit do not reach so (AuditEvent,
+	// for a principal that may not read AuditEvents): every type is then
+	// reachable, all but these without limit. Limits is empty, not nil, so
+	// that a caller still decides each type on its own.
+	Except []string
 }
 
 // Limit is one set of conditions that together make a resource reachable.

@@ -10,7 +10,15 @@
 // read only the patient's compartment, the types that hold no patient's
 // data (directories, definitions) and the resources of other types that
 // name the patient; they write only within the compartment, never content
-// that names another patient, and never AuditEvent, Provenance or Consent.
-// Roles, Consent resources, security labels and break-glass will narrow it
-// further; they add to the same Request and Decision.
+// that names another patient, and never Provenance or Consent.
+//
+// AuditEvents are read and searched only through user-level permissions
+// of a principal with the auditor or admin role, or through system-level
+// ones (a backend service such as a SIEM); never through patient-level
+// permissions, nor by other staff roles, whatever they were granted; and
+// no permission writes them. A decision over every type says, through
+// Except, that it does not reach them.
+//
+// Other roles, Consent resources, security labels and break-glass will
+// narrow it further; they add to the same Request and Decision.
 package consent

@@ -65,6 +65,9 @@ func (p *Policy) Decide(ctx context.Context, req Request) (Decision, error) {
 	}
 	limits, ok := p.grants(who, letter, req.Type)
 	if !ok {
+		if req.Type == auditEvent {
+			return Decision{Reason: auditDenial(req.Interaction)}, nil
+		}
 		return Decision{Reason: "the access granted does not include " + string(req.Interaction) + " of " + req.Type}, nil
 	}
 	if req.Resource == nil || limits == nil {
@@ -79,6 +82,9 @@ func (p *Policy) Decide(ctx context.Context, req Request) (Decision, error) {
 func (p *Policy) grants(who *fhir.Principal, letter byte, typ string) (limits []Limit, ok bool) {
 	for _, perm := range who.Scopes {
 		if perm.Type != typ && perm.Type != "*" || strings.IndexByte(perm.Ops, letter) < 0 {
+			continue
+		}
+		if typ == auditEvent && !reachesAudit(who, perm.Level, letter) {
 			continue
 		}
 		var l Limit
@@ -119,15 +125,15 @@ func (p *Policy) grants(who *fhir.Principal, letter byte, typ string) (limits []
 // through those parameters (see linked). Every other type is refused: it
 // may hold any patient's data (a Binary's content, a Bundle's entries, a
 // Subscription's criteria) and nothing ties one of its resources to the
-// patient in context.
+// patient in context. AuditEvent, though in the compartment, is refused
+// too (see reachesAudit).
 //
 // Writing: only the Patient in context and the resources of its
-// compartment, and, among those, never AuditEvent and Provenance (the
-// server's record of what was done, which a patient may not forge) nor
-// Consent (which governs access itself). See also forOther: a write may
-// not name another patient.
+// compartment, and, among those, never Provenance (the server's record of
+// what was done, which a patient may not forge) nor Consent (which governs
+// access itself). See also forOther: a write may not name another patient.
 func (p *Policy) patientLimit(patient string, letter byte, typ string) (Limit, bool) {
-	if patient == "" {
+	if patient == "" || typ == auditEvent {
 		return Limit{}, false
 	}
 	write := writes(letter)
@@ -156,19 +162,20 @@ func (p *Policy) patientLimit(patient string, letter byte, typ string) (Limit, b
 func writes(letter byte) bool { return letter == 'c' || letter == 'u' || letter == 'd' }
 
 // recordKeeping lists the compartment types a patient-level permission may
-// read but never write: AuditEvent and Provenance say who did what, and a
-// patient writing them could forge that record; a Consent decides who may
-// see the patient's data, and changing one will have rules of its own, not
-// a token's write scopes.
-var recordKeeping = map[string]bool{"AuditEvent": true, "Provenance": true, "Consent": true}
+// read but never write: a Provenance says who did what, and a patient
+// writing one could forge that record; a Consent decides who may see the
+// patient's data, and changing one will have rules of its own, not a
+// token's write scopes.
+var recordKeeping = map[string]bool{"Provenance": true, "Consent": true}
 
 // systemWide decides an interaction over every type: permitted when some
 // permission grants its letter, unlimited when one grants it on every type
-// without condition.
+// without condition and that reaches AuditEvent too (else Except names
+// it).
 func (p *Policy) systemWide(who *fhir.Principal, in Interaction, letter byte) Decision {
 	d := Decision{Limits: []Limit{}}
 	for _, perm := range who.Scopes {
-		if strings.IndexByte(perm.Ops, letter) < 0 {
+		if strings.IndexByte(perm.Ops, letter) < 0 || perm.Type == auditEvent && !reachesAudit(who, perm.Level, letter) {
 			continue
 		}
 		switch perm.Level {
@@ -195,6 +202,11 @@ func (p *Policy) systemWide(who *fhir.Principal, in Interaction, letter byte) De
 	}
 	if !d.Permit {
 		return Decision{Reason: "the access granted does not include " + string(in) + " on any resource type"}
+	}
+	if d.Limits == nil {
+		if d.Except = p.auditExcept(who, letter); d.Except != nil {
+			d.Limits = []Limit{}
+		}
 	}
 	slices.Sort(d.Types)
 	return d
