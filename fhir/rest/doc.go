@@ -11,5 +11,14 @@
 // With Deps.Guard set, every route but the CapabilityStatement needs a
 // principal in the request context, and every interaction, every query and
 // every resource returned or replaced passes the Guard's decision (see
-// guard.go).
+// guard.go). A search over every type that the decision does not let reach
+// one type (AuditEvent) runs as one query per type served.
+//
+// AuditEvents are never written through the API: a create, update, patch
+// or delete of one, conditional or not, as a request or a Bundle entry,
+// answers 405, with or without a Guard.
+//
+// When the request context carries a fhir.Trail, every resource the
+// request returns (after the access decision) and every version it writes
+// is recorded there for the audit trail (see trail.go).
 package rest

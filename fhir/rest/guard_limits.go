@@ -161,7 +161,11 @@ func (g *gate) allowTypes(types []string) error {
 //
 // Without _type, the types a permission for every type ("*") reaches under
 // limits are those of the Patient compartment: a type outside it is
-// searched when a permission names it, or through _type.
+// searched when a permission names it, or through _type. When the
+// permissions reach every type without limit but one the decision excepts
+// (AuditEvent, for who may not read AuditEvents), every type served is
+// searched, each on its own, and the excepted one only as far as it is
+// reached.
 func (g *gate) parts(find searcher, q fhir.Query, types []string) ([]fhir.Query, error) {
 	op := consent.SearchSystem
 	switch {
@@ -176,7 +180,11 @@ func (g *gate) parts(find searcher, q fhir.Query, types []string) ([]fhir.Query,
 			return []fhir.Query{q}, nil
 		}
 		types = slices.Clone(d.Types)
-		if d.AnyType {
+		if d.Except != nil {
+			// Every type but the excepted ones is reached without limit;
+			// those are decided below like the rest.
+			types = g.h.everyType()
+		} else if d.AnyType {
 			for _, t := range g.h.compartmentTypes() {
 				if !slices.Contains(types, t) {
 					types = append(types, t)
@@ -202,4 +210,13 @@ func (g *gate) parts(find searcher, q fhir.Query, types []string) ([]fhir.Query,
 		}
 	}
 	return out, nil
+}
+
+// everyType lists every type served (the Patient compartment's when Deps
+// does not list them).
+func (h *handler) everyType() []string {
+	if len(h.ResourceTypes) == 0 {
+		return h.compartmentTypes()
+	}
+	return slices.Clone(h.ResourceTypes)
 }
