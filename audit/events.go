@@ -3,10 +3,13 @@ package audit
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"strconv"
+	"time"
 
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/search"
 )
 
@@ -281,6 +284,71 @@ func RefusalOf(status int) Kind {
 // status.
 func refusalDesc(k Kind, status int) string {
 	return kinds[k].desc + " (HTTP " + strconv.Itoa(status) + ")"
+}
+
+// The parts every event is made of.
+
+// stamp sets the id, the recorded time, meta (an AuditEvent has one
+// version) and the index.
+func stamp(ev *Event, recorded time.Time) {
+	r := &ev.Resource
+	r.Id = ptr(newID())
+	r.Recorded = recorded.Format(fhir.InstantFormat)
+	r.Meta = &models.Meta{VersionId: ptr("1"), LastUpdated: ptr(r.Recorded)}
+	ev.Index = IndexOf(r)
+}
+
+func patientEntity(id string) models.AuditEventEntity {
+	return models.AuditEventEntity{
+		What: &models.Reference{Reference: ptr("Patient/" + id)},
+		Type: ptr(entityTypePerson), Role: ptr(rolePatient),
+	}
+}
+
+func requestEntity(id string) models.AuditEventEntity {
+	return models.AuditEventEntity{
+		What: &models.Reference{Identifier: &models.Identifier{Value: ptr(id)}},
+		Type: ptr(entityTypeRequest),
+	}
+}
+
+func serverAgent(typ models.Coding, base string) models.AuditEventAgent {
+	a := models.AuditEventAgent{Type: concept(typ), Who: serverRef(base)}
+	if base != "" {
+		a.Network = &models.AuditEventAgentNetwork{Address: ptr(base), Type: ptr(models.AuditEventAgentNetworkType5)}
+	}
+	return a
+}
+
+func serverRef(base string) *models.Reference {
+	if base == "" {
+		return &models.Reference{Display: ptr("FHIR server")}
+	}
+	return &models.Reference{Identifier: &models.Identifier{System: ptr(SystemURI), Value: ptr(base)}}
+}
+
+func source(base string) models.AuditEventSource {
+	return models.AuditEventSource{Observer: *serverRef(base), Type: []models.Coding{sourceAppServer}}
+}
+
+// network is the client's address: an IP address (type 2), else a
+// machine name (type 1); a port is dropped.
+func network(addr string) *models.AuditEventAgentNetwork {
+	if addr == "" {
+		return nil
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	typ := models.AuditEventAgentNetworkType1
+	if net.ParseIP(addr) != nil {
+		typ = models.AuditEventAgentNetworkType2
+	}
+	return &models.AuditEventAgentNetwork{Address: ptr(addr), Type: ptr(typ)}
+}
+
+func concept(c models.Coding) *models.CodeableConcept {
+	return &models.CodeableConcept{Coding: []models.Coding{c}}
 }
 
 // folds holds the folded display of every constant coding, so that
