@@ -1,0 +1,263 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+// Preparing an event.
+//
+// Most of the work of recording an event (marshalling the AuditEvent,
+// decoding it again to build its canonical form, encoding that and the
+// stored JSON) does not depend on its place in the chain. Record does it
+// in the caller's goroutine, in parallel with every other caller, and
+// leaves slots where the chain values go: a random marker string, unique
+// to the Recorder, stands in for each value while encoding, and the
+// encoded bytes are cut around the markers. The appender, which alone
+// knows seq and prev, only joins the pieces with the values and hashes the
+// result. The joined canonical form is byte for byte what canonical()
+// computes from the joined stored JSON (the tests check it).
+
+// The values a template leaves a slot for.
+const (
+	slotChain = iota
+	slotSeq
+	slotPrev
+	slotHash
+	slotTime
+	numSlots
+)
+
+// markers are the marker strings, and the chain extension with them in
+// place of its values, in canonical form.
+type markers struct {
+	s        [numSlots]string
+	chainExt []byte
+}
+
+func newMarkers() (markers, error) {
+	var nonce [16]byte
+	_, err := rand.Read(nonce[:])
+	if err != nil {
+		return markers{}, fmt.Errorf("audit: random marker: %w", err)
+	}
+	n := hex.EncodeToString(nonce[:])
+	var m markers
+	for i, name := range []string{"chain", "seq", "prev", "hash", "time"} {
+		m.s[i] = "oncofhir-slot-" + n + "-" + name
+	}
+	b, _ := json.Marshal(chainExtension(m.s[slotChain], m.s[slotSeq], m.s[slotPrev], m.s[slotHash]))
+	m.chainExt, err = appendCanonical(nil, b)
+	return m, err
+}
+
+// slotted is a template: encoded JSON with slots: parts[0] slot[0] parts[1] ... parts[n].
+type slotted struct {
+	parts [][]byte
+	slots []int
+}
+
+// cut finds each of the wanted markers (quoted) exactly once in b, and
+// no other, in one pass: every marker starts with the same prefix.
+func (m *markers) cut(b []byte, want ...int) (slotted, error) {
+	bad := errors.New("audit: event could not be prepared for its chain")
+	prefix := []byte(`"` + m.s[0][:len(m.s[0])-len("chain")])
+	var t slotted
+	var seen [numSlots]bool
+	last := 0
+	for {
+		i := bytes.Index(b[last:], prefix)
+		if i < 0 {
+			break
+		}
+		i += last
+		rest := b[i+len(prefix):]
+		end := bytes.IndexByte(rest, '"')
+		slot := -1
+		for s := range m.s {
+			if end >= 0 && string(rest[:end]) == m.s[s][len(prefix)-1:] {
+				slot = s
+			}
+		}
+		if slot < 0 || seen[slot] || !slices.Contains(want, slot) {
+			return slotted{}, bad
+		}
+		seen[slot] = true
+		t.parts = append(t.parts, b[last:i])
+		t.slots = append(t.slots, slot)
+		last = i + len(prefix) + end + 1
+	}
+	if len(t.slots) != len(want) {
+		return slotted{}, bad
+	}
+	t.parts = append(t.parts, b[last:])
+	return t, nil
+}
+
+// fill appends the template to dst with each slot replaced by its value
+// (already encoded JSON).
+func (t *slotted) fill(dst []byte, vals *[numSlots][]byte) []byte {
+	for i, s := range t.slots {
+		dst = append(dst, t.parts[i]...)
+		dst = append(dst, vals[s]...)
+	}
+	return append(dst, t.parts[len(t.parts)-1]...)
+}
+
+// prepared is an event ready for the appender.
+type prepared struct {
+	id     string
+	canon  slotted // the canonical form: slots chain, seq, prev, hash ("" there)
+	stored slotted // the stored JSON: slots chain, seq, prev, hash, time
+	index  []fhir.IndexEntry
+}
+
+// prepare builds the templates of one event. The event is not changed: an
+// AuditEvent without an id gets one in the copy that is stored.
+func (m *markers) prepare(ev *Event) (*prepared, error) {
+	res := ev.Resource
+	id := ""
+	if res.Id != nil {
+		id = *res.Id
+	}
+	if id == "" {
+		id = eventID()
+		res.Id = &id
+	}
+	if !fhir.ValidID(id) {
+		return nil, fmt.Errorf("audit: an AuditEvent id must be a FHIR id, got %d characters", len(id))
+	}
+	b, err := res.MarshalJSON() // not json.Marshal, which would compact it all again
+	if err != nil {
+		return nil, fmt.Errorf("audit: marshal AuditEvent %s: %w", id, err)
+	}
+	ms, buf, err := canonicalMembers(b)
+	if err != nil {
+		return nil, fmt.Errorf("audit: AuditEvent %s: %w", id, err)
+	}
+	var meta []byte
+	kept, ext := ms[:0], -1
+	for _, mb := range ms {
+		switch mb.name {
+		case "meta":
+			meta = buf[mb.start:mb.end]
+			continue
+		case "extension":
+			ext = len(kept)
+		}
+		kept = append(kept, mb)
+	}
+
+	// The chain extension goes last in the extension array.
+	start := len(buf)
+	if ext < 0 {
+		buf = append(buf, '[')
+		kept = append(kept, member{name: "extension"})
+		ext = len(kept) - 1
+	} else {
+		arr := buf[kept[ext].start:kept[ext].end]
+		elems, err := splitArray(arr)
+		if err != nil {
+			return nil, fmt.Errorf("audit: AuditEvent %s: extension is not an array", id)
+		}
+		if slices.ContainsFunc(elems, isChainExtension) {
+			return nil, fmt.Errorf("audit: AuditEvent %s already carries a chain extension", id)
+		}
+		buf = append(buf, arr[:len(arr)-1]...)
+		if len(elems) > 0 {
+			buf = append(buf, ',')
+		}
+	}
+	buf = append(buf, m.chainExt...)
+	buf = append(buf, ']')
+	kept[ext].start, kept[ext].end = start, len(buf)
+
+	p := &prepared{id: id, index: ev.Index}
+	canon := writeObject(nil, kept, buf) // sorts kept
+	if p.canon, err = m.cut(canon, slotChain, slotSeq, slotPrev, slotHash); err != nil {
+		return nil, err
+	}
+	if meta, err = m.storedMeta(meta); err != nil {
+		return nil, fmt.Errorf("audit: AuditEvent %s: %w", id, err)
+	}
+	stored := writeStored(make([]byte, 0, len(canon)+len(meta)+16), kept, buf, meta)
+	if p.stored, err = m.cut(stored, slotChain, slotSeq, slotPrev, slotHash, slotTime); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// storedMeta is the builder's meta, if any, with versionId 1 and a slot
+// for lastUpdated.
+func (m *markers) storedMeta(meta []byte) ([]byte, error) {
+	if meta == nil {
+		return []byte(`{"lastUpdated":"` + m.s[slotTime] + `","versionId":"1"}`), nil
+	}
+	var o map[string]any
+	d := json.NewDecoder(bytes.NewReader(meta))
+	d.UseNumber()
+	if err := d.Decode(&o); err != nil || o == nil {
+		return nil, errors.New("meta is not an object")
+	}
+	o["versionId"], o["lastUpdated"] = "1", m.s[slotTime]
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	return appendCanonical(nil, b)
+}
+
+// writeStored writes the members as every stored resource has them:
+// resourceType, id and meta first, then the rest in name order (ms is
+// sorted; the last of equal names kept).
+func writeStored(dst []byte, ms []member, buf, meta []byte) []byte {
+	last := func(name string) int {
+		at := -1
+		for i, m := range ms {
+			if m.name == name {
+				at = i
+			}
+		}
+		return at
+	}
+	dst = append(dst, '{')
+	for _, name := range []string{"resourceType", "id"} {
+		if i := last(name); i >= 0 {
+			dst = appendJSONString(dst, name)
+			dst = append(dst, ':')
+			dst = append(dst, buf[ms[i].start:ms[i].end]...)
+			dst = append(dst, ',')
+		}
+	}
+	dst = append(dst, `"meta":`...)
+	dst = append(dst, meta...)
+	for i, m := range ms {
+		if m.name == "resourceType" || m.name == "id" || i+1 < len(ms) && ms[i+1].name == m.name {
+			continue
+		}
+		dst = append(dst, ',')
+		dst = appendJSONString(dst, m.name)
+		dst = append(dst, ':')
+		dst = append(dst, buf[m.start:m.end]...)
+	}
+	return append(dst, '}')
+}
+
+// eventID returns an id as the server makes them: a UUID, version 7 so that
+// ids sort by creation time.
+func eventID() string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return u.String()
+}
