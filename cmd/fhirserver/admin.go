@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/oncofhir/oncofhir/audit"
 	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/mongostore"
 	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
@@ -57,6 +58,21 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func storeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.DataDir, "data", env("FHIR_DATA", "./data"), "directory of the embedded store (FHIR_DATA)")
 	fs.StringVar(&c.MongoURI, "mongo-uri", env("FHIR_MONGO_URI", ""), "MongoDB URI (FHIR_MONGO_URI, or FHIR_MONGO_URI_FILE)")
+	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "the Ed25519 key that signs audit checkpoints; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
+}
+
+// adminAudit records the command line's security events (clients,
+// accounts, keys) in the audit trail, through a Recorder of its own.
+func adminAudit(ctx context.Context, cfg Config, st fhir.Store, rec fhir.Records) (oauth.SecurityEvents, func() error, error) {
+	key, err := audit.LoadOrCreateKey(cfg.auditKeyPath())
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	r, err := audit.NewRecorder(ctx, audit.Config{Store: st, Records: rec, Key: key})
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit trail: %w", err)
+	}
+	return recorderEvents{rec: r, server: cfg.FHIRBase()}, r.Close, nil
 }
 
 // clientCmd: fhirserver client add|list|remove.
@@ -93,7 +109,12 @@ func clientCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	clients := oauth.Clients{Records: rec, Now: time.Now}
+	events, closeAudit, err := adminAudit(ctx, cfg, st, rec)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	clients := oauth.Clients{Records: rec, Now: time.Now, Events: events}
 	switch sub {
 	case "add":
 		c.RedirectURIs, c.Scopes = redirects, strings.Fields(scopes)
@@ -174,7 +195,12 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 		return err
 	}
 	defer st.Close()
-	accounts := oauth.Accounts{Records: rec, Now: time.Now, Revoke: func(ctx context.Context, id string) error {
+	events, closeAudit, err := adminAudit(ctx, cfg, st, rec)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	accounts := oauth.Accounts{Records: rec, Now: time.Now, Events: events, Revoke: func(ctx context.Context, id string) error {
 		return oauth.RevokeAccount(ctx, rec, id)
 	}}
 	switch sub {
@@ -226,7 +252,12 @@ func keyCmd(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	keys := oauth.Keys{Records: rec, Now: time.Now}
+	events, closeAudit, err := adminAudit(ctx, cfg, st, rec)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	keys := oauth.Keys{Records: rec, Now: time.Now, Events: events}
 	switch sub {
 	case "rotate":
 		id, err := keys.Rotate(ctx)

@@ -13,14 +13,14 @@ import (
 // engine can search, the search parameters that work.
 func capabilityOptions(cfg Config, params *searchparam.Registry) (conformance.Options, error) {
 	reg := conformance.NewRegistry()
-	var inter []conformance.Interaction
-	for _, code := range rest.TypeInteractions {
-		if params == nil && code == "search-type" {
-			continue
-		}
-		inter = append(inter, conformance.Interaction(code))
-	}
 	for _, typ := range conformance.ResourceTypes() {
+		var inter []conformance.Interaction
+		for _, code := range rest.TypeInteractionsOf(typ) {
+			if params == nil && code == "search-type" {
+				continue
+			}
+			inter = append(inter, conformance.Interaction(code))
+		}
 		c := conformance.FullResource(typ)
 		c.Interactions = inter
 		if params != nil {

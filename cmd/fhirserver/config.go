@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,25 @@ type Config struct {
 	OfflineLifetime     time.Duration
 	SessionIdle         time.Duration
 	SessionMax          time.Duration
+	// AuditKeyFile holds the Ed25519 key that signs audit checkpoints,
+	// kept apart from the data ("" means audit-signing.key beside the
+	// embedded store, or in the working directory with MongoDB).
+	AuditKeyFile string
+	// AlertWebhook receives audit alerts (HTTP POST, JSON); "" none.
+	AlertWebhook string
+	// AlertLocation is the time zone of the after-hours alert.
+	AlertLocation *time.Location
+}
+
+// auditKeyPath is where the audit signing key lives.
+func (c Config) auditKeyPath() string {
+	if c.AuditKeyFile != "" {
+		return c.AuditKeyFile
+	}
+	if c.MongoURI == "" && c.DataDir != "" {
+		return filepath.Join(c.DataDir, "audit-signing.key")
+	}
+	return "audit-signing.key"
 }
 
 // FHIRBase is the base URL of the FHIR API.
@@ -79,9 +99,17 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.DurationVar(&c.OfflineLifetime, "offline-lifetime", envDuration("FHIR_OFFLINE_LIFETIME", 90*24*time.Hour), "lifetime of offline_access refresh tokens (FHIR_OFFLINE_LIFETIME)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", envDuration("FHIR_SESSION_IDLE", 15*time.Minute), "sign-in sessions end after this long unused (FHIR_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionMax, "session-max", envDuration("FHIR_SESSION_MAX", 12*time.Hour), "sign-in sessions end this long after sign-in (FHIR_SESSION_MAX)")
+	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
+	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
+	tz := fs.String("timezone", env("FHIR_TIMEZONE", "Local"), "time zone of the after-hours alert, e.g. America/New_York (FHIR_TIMEZONE)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return c, nil, fmt.Errorf("--timezone: %w", err)
+	}
+	c.AlertLocation = loc
 	return c, fs.Args(), c.validate()
 }
 

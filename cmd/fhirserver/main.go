@@ -45,11 +45,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		return userCmd(ctx, args, stdin, stdout)
 	case "key":
 		return keyCmd(ctx, args, stdout)
+	case "audit":
+		return auditCmd(ctx, args, stdout)
 	case "help":
-		fmt.Fprintln(stdout, "usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags] | client add|list|remove | user add|list|disable | key list|rotate|retire")
+		fmt.Fprintln(stdout, "usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags] | client add|list|remove | user add|list|disable | key list|rotate|retire | audit verify|checkpoints")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, import, generate, client, user, key)", cmd)
+	return fmt.Errorf("unknown command %q (serve, import, generate, client, user, key, audit)", cmd)
 }
 
 func serve(ctx context.Context, args []string, logger *slog.Logger) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/oncofhir/oncofhir/audit"
 	"github.com/oncofhir/oncofhir/conformance"
 	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/fhir"
@@ -37,6 +38,8 @@ type Main struct {
 
 	Store    fhir.Store
 	OAuth    *oauth.Server
+	Audit    *audit.Recorder
+	Alerts   *audit.Alerts
 	Echo     *echo.Echo
 	internal *echo.Echo
 	// Listener, when set, is used instead of listening on Config.Addr
@@ -88,8 +91,17 @@ func (m *Main) Open(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("store %T keeps no records", m.Store)
 	}
+	auditKey, err := audit.LoadOrCreateKey(m.Config.auditKeyPath())
+	if err != nil {
+		return fmt.Errorf("audit signing key: %w", err)
+	}
+	if m.Audit, err = audit.NewRecorder(ctx, audit.Config{Store: m.Store, Records: rec, Key: auditKey, Logger: m.Logger}); err != nil {
+		return fmt.Errorf("audit trail: %w", err)
+	}
+	m.Alerts = audit.NewAlerts(audit.AlertConfig{Records: rec, Logger: m.Logger, Webhook: m.Config.AlertWebhook, Location: m.Config.AlertLocation})
 	m.OAuth, err = oauth.New(ctx, oauth.Config{
 		BaseURL: m.Config.FHIRBase(), Records: rec, Store: m.Store, Logger: m.Logger, Demo: m.Config.Demo,
+		Events:              securityEvents{m},
 		AccessTokenLifespan: m.Config.AccessTokenLifetime, OfflineLifespan: m.Config.OfflineLifetime,
 		IdleTimeout: m.Config.SessionIdle, AbsoluteTimeout: m.Config.SessionMax,
 		SearchPatients: func(ctx context.Context, q url.Values) ([]*fhir.Resource, error) {
@@ -144,6 +156,7 @@ func (m *Main) Open(ctx context.Context) error {
 	e.Use(m.OAuth.CORS)
 	g := e.Group("/fhir")
 	m.OAuth.Register(e, g)
+	g.Use(m.auditRequests) // outside the token check: refusals are recorded too
 	g.Use(m.OAuth.Bearer)
 	deps.Guard = consent.New(consent.Config{Params: params, Compartment: deps.Compartment, BaseURL: m.Config.FHIRBase()})
 	rest.Register(g, deps)
@@ -206,6 +219,16 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 		if err := <-m.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.Alerts != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m.Alerts.Close(ctx)
+		cancel()
+	}
+	if m.Audit != nil {
+		if err := m.Audit.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
