@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncofhir/oncofhir/audit"
+	"github.com/oncofhir/oncofhir/fhir"
+	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
+)
+
+// auditEvents searches AuditEvents with a system token.
+func auditEvents(t *testing.T, s *smartServer, query string) []map[string]any {
+	t.Helper()
+	status, body, _ := fhirGet(t, s.base, "/AuditEvent?_count=1000&"+query, systemToken(t, s.Main))
+	if status != 200 {
+		t.Fatalf("AuditEvent?%s: %d %v", query, status, body)
+	}
+	var out []map[string]any
+	for _, e := range asList(body["entry"]) {
+		if r, ok := e.(map[string]any)["resource"].(map[string]any); ok && r["resourceType"] == "AuditEvent" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func subtypeOf(ev map[string]any) string {
+	for _, c := range asList(ev["subtype"]) {
+		return str(c.(map[string]any)["code"])
+	}
+	return ""
+}
+
+// entityWhat lists the references an event's entities name.
+func entityWhat(ev map[string]any) []string {
+	var out []string
+	for _, e := range asList(ev["entity"]) {
+		if w, ok := e.(map[string]any)["what"].(map[string]any); ok {
+			out = append(out, str(w["reference"]))
+		}
+	}
+	return out
+}
+
+// TestRequestsAreAuditedWithWhatTheyReturned: a patient's read, search
+// and refused read each leave their BALP AuditEvent, searchable by a
+// backend service; the sign-in is there too; AuditEvents cannot be
+// written through the API.
+func TestRequestsAreAuditedWithWhatTheyReturned(t *testing.T) {
+	s := startSMART(t)
+	tok := s.launch(t, "launch/patient openid fhirUser patient/*.rs").AccessToken
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a", tok); status != 200 {
+		t.Fatal(status)
+	}
+	if status, _, _ := fhirGet(t, s.base, "/Observation?code:text=hb", tok); status != 200 {
+		t.Fatal(status)
+	}
+	if status, _, _ := fhirGet(t, s.base, "/Observation/obs-b", tok); status != 404 {
+		t.Fatal(status)
+	}
+
+	events := auditEvents(t, s, "patient=pat-a")
+	var read, search bool
+	for _, ev := range events {
+		switch subtypeOf(ev) {
+		case "read":
+			read = read || strings.Contains(strings.Join(entityWhat(ev), " "), "Patient/pat-a")
+		case "search-type":
+			for _, e := range asList(ev["entity"]) {
+				if q, ok := e.(map[string]any)["query"].(string); ok {
+					raw, _ := base64.StdEncoding.DecodeString(q)
+					search = search || strings.Contains(string(raw), "code:text=hb")
+				}
+			}
+			if strings.Contains(strings.Join(entityWhat(ev), " "), "obs-b") {
+				t.Errorf("a search event names another patient's resource: %v", entityWhat(ev))
+			}
+		}
+	}
+	if !read || !search {
+		t.Errorf("read audited %v, search audited with its query %v, in %d events", read, search, len(events))
+	}
+	refusals := auditEvents(t, s, "outcome=4&subtype=read")
+	if len(refusals) == 0 {
+		t.Error("the refused read left no AuditEvent")
+	}
+	for _, ev := range refusals {
+		if strings.Contains(strings.Join(entityWhat(ev), " "), "obs-b") {
+			t.Errorf("a refusal names the resource it hid: %v", entityWhat(ev))
+		}
+	}
+	if signIns := auditEvents(t, s, "type="+url.QueryEscape(audit.SystemDCM+"|110114")+"&outcome=0"); len(signIns) == 0 {
+		t.Error("the sign-in and token issue left no AuditEvent")
+	}
+	status, _ := fhirDo(t, s.base, "POST", "/AuditEvent", systemToken(t, s.Main), `{"resourceType":"AuditEvent"}`)
+	if status != http.StatusMethodNotAllowed {
+		t.Errorf("creating an AuditEvent: %d, want 405", status)
+	}
+	if status, _, _ := fhirGet(t, s.base, "/AuditEvent?patient=pat-a", tok); status != 403 {
+		t.Errorf("a patient token searching AuditEvents: %d, want 403", status)
+	}
+}
+
+// TestNoDataWithoutItsRecord: when the audit trail cannot store, the
+// request answers 503 and returns nothing of the data.
+func TestNoDataWithoutItsRecord(t *testing.T) {
+	s := startSMART(t)
+	tok := systemToken(t, s.Main)
+	if err := s.Audit.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", s.base+"/fhir/Patient/pat-a", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var body map[string]any
+	json.Unmarshal(raw, &body)
+	if resp.StatusCode != http.StatusServiceUnavailable || body["resourceType"] != "OperationOutcome" {
+		t.Fatalf("%d %s", resp.StatusCode, raw)
+	}
+	if resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "" || strings.Contains(string(raw), "Abbott") {
+		t.Errorf("something of the resource left: %v %s", resp.Header, raw)
+	}
+}
+
+// TestAuditVerifyCommand: the trail of a real server verifies; an edit
+// made directly in the store is named by fhirserver audit verify.
+func TestAuditVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	m := startMain(t, testConfig(dir))
+	for range 3 {
+		if status, _ := get(t, m, "/fhir/Patient?_count=1"); status != 200 {
+			t.Fatal(status)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cli(t, "", "audit", "verify", "--data", dir); err != nil {
+		t.Fatalf("untouched trail: %v\n%s", err, out)
+	}
+	st, err := sqlitestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := st.Search(context.Background(), fhir.Query{Type: "AuditEvent", Limit: 1})
+	if err != nil || len(found) == 0 {
+		t.Fatalf("no AuditEvent stored: %v", err)
+	}
+	ev := found[0]
+	edited := strings.Replace(string(ev.JSON), `"recorded":"`, `"recorded":"1`, 1)
+	err = st.Write(context.Background(), func(tx fhir.Tx) error {
+		return tx.Put(&fhir.Resource{Type: "AuditEvent", ID: ev.ID, Version: ev.Version + 1, LastUpdated: time.Now().UTC(), JSON: []byte(edited)})
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli(t, "", "audit", "verify", "--data", dir)
+	if err == nil || !strings.Contains(out, ev.ID) || !strings.Contains(out, "modified") {
+		t.Fatalf("an edited event: err %v\n%s", err, out)
+	}
+	if out, err := cli(t, "", "audit", "checkpoints", "--data", dir); err != nil || !strings.Contains(out, `"signature"`) {
+		t.Errorf("checkpoints export: %v\n%s", err, out)
+	}
+}
+
+// TestRepeatedRefusalsRaiseAnAlert: the detectors see every audited
+// request; repeated 404s by one user end in the auditor's list.
+func TestRepeatedRefusalsRaiseAnAlert(t *testing.T) {
+	s := startSMART(t)
+	rec := s.Store.(fhir.Records)
+	s.Alerts = audit.NewAlerts(audit.AlertConfig{Records: rec, Logger: quiet(), RefusalCount: 3})
+	tok := s.launch(t, "launch/patient patient/*.rs").AccessToken
+	for range 5 {
+		if status, _, _ := fhirGet(t, s.base, "/Observation/obs-b", tok); status != 404 {
+			t.Fatal(status)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Alerts.Flush(ctx)
+	alerts, err := audit.ListAlerts(ctx, rec, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 1 || alerts[0].Detector != audit.DetectRefusals {
+		t.Fatalf("alerts %+v", alerts)
+	}
+	if strings.Contains(alerts[0].Text, "pat-") || strings.Contains(alerts[0].Text, "obs-") {
+		t.Errorf("an alert text names data: %q", alerts[0].Text)
+	}
+}
