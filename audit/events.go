@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"strconv"
 	"time"
@@ -388,10 +386,9 @@ func foldDisplay(s string) string {
 }
 
 // newID is an AuditEvent id: 128 random bits in hex.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	return hex.EncodeToString(b[:])
-}
+// newID is a time-ordered id (UUIDv7), as the server gives resources:
+// AuditEvents arrive in time order, so their keys append to the store's
+// indexes instead of landing at random places in ever larger trees.
+func newID() string { return eventID() }
 
 func ptr[T any](v T) *T { return &v }
