@@ -39,6 +39,7 @@ type pageData struct {
 	Query                 string
 	Patients              []patientChoice
 	Launch                launchForm
+	Report                *accessReport // the access report page
 }
 
 type launchForm struct{ Client, Patient, Encounter string }

@@ -31,4 +31,5 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.POST("/flow/:id", s.flowPost)
 	o.GET("/ehr-launch", s.ehrLaunchPage)
 	o.POST("/ehr-launch", s.ehrLaunch)
+	o.GET("/access-report", s.accessReportPage)
 }

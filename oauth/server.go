@@ -49,6 +49,9 @@ type Config struct {
 	// Events receives sign-ins, tokens, revocations and the registries'
 	// changes (nil: nothing is reported).
 	Events SecurityEvents
+	// AccessReports gives the access report page its lines (nil: the
+	// page says it is not available).
+	AccessReports AccessReports
 }
 
 // Server is the SMART App Launch authorization server.
