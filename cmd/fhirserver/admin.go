@@ -61,18 +61,29 @@ func storeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "the Ed25519 key that signs audit checkpoints; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 }
 
-// adminAudit records the command line's security events (clients,
-// accounts, keys) in the audit trail, through a Recorder of its own.
-func adminAudit(ctx context.Context, cfg Config, st fhir.Store, rec fhir.Records) (oauth.SecurityEvents, func() error, error) {
+// openAudited parses an administrative command's flags and opens its
+// store with a Recorder of its own, so that the command's security events
+// (clients, accounts, keys) reach the audit trail; done closes both.
+func openAudited(ctx context.Context, fs *flag.FlagSet, args []string, cfg *Config) (fhir.Records, oauth.SecurityEvents, func(), error) {
+	st, rec, err := parseAndOpen(ctx, fs, args, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	key, err := audit.LoadOrCreateKey(cfg.auditKeyPath())
 	if err != nil {
-		return nil, nil, fmt.Errorf("audit signing key: %w", err)
+		st.Close()
+		return nil, nil, nil, fmt.Errorf("audit signing key: %w", err)
 	}
 	r, err := audit.NewRecorder(ctx, audit.Config{Store: st, Records: rec, Key: key})
 	if err != nil {
-		return nil, nil, fmt.Errorf("audit trail: %w", err)
+		st.Close()
+		return nil, nil, nil, fmt.Errorf("audit trail: %w", err)
 	}
-	return recorderEvents{rec: r, server: cfg.FHIRBase()}, r.Close, nil
+	done := func() {
+		_ = r.Close()
+		_ = st.Close()
+	}
+	return rec, recorderEvents{rec: r, server: cfg.FHIRBase()}, done, nil
 }
 
 // clientCmd: fhirserver client add|list|remove.
@@ -104,16 +115,11 @@ func clientCmd(ctx context.Context, args []string, out io.Writer) error {
 	default:
 		return fmt.Errorf("unknown client command %q (add, list, remove)", sub)
 	}
-	st, rec, err := parseAndOpen(ctx, fs, args, &cfg)
+	rec, events, done, err := openAudited(ctx, fs, args, &cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	events, closeAudit, err := adminAudit(ctx, cfg, st, rec)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
+	defer done()
 	clients := oauth.Clients{Records: rec, Now: time.Now, Events: events}
 	switch sub {
 	case "add":
@@ -190,16 +196,11 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	st, rec, err := openRecords(ctx, cfg)
+	rec, events, done, err := openAudited(ctx, fs, args, &cfg) // parses the same flags again
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	events, closeAudit, err := adminAudit(ctx, cfg, st, rec)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
+	defer done()
 	accounts := oauth.Accounts{Records: rec, Now: time.Now, Events: events, Revoke: func(ctx context.Context, id string) error {
 		return oauth.RevokeAccount(ctx, rec, id)
 	}}
@@ -247,16 +248,11 @@ func keyCmd(ctx context.Context, args []string, out io.Writer) error {
 	if sub == "retire" {
 		fs.StringVar(&kid, "kid", "", "the key to stop publishing")
 	}
-	st, rec, err := parseAndOpen(ctx, fs, args, &cfg)
+	rec, events, done, err := openAudited(ctx, fs, args, &cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	events, closeAudit, err := adminAudit(ctx, cfg, st, rec)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
+	defer done()
 	keys := oauth.Keys{Records: rec, Now: time.Now, Events: events}
 	switch sub {
 	case "rotate":
