@@ -54,6 +54,11 @@ type Names interface {
 	// ClientName is the registered name of an app; "" when it has none or
 	// is no longer registered. The error is only for failing to read it.
 	ClientName(ctx context.Context, clientID string) (string, error)
+	// AccountUser is the fhirUser of an account ("RelatedPerson/ID"), ""
+	// when it has none or does not exist: an event names the user by
+	// their account when the token carried no fhirUser. The error is only
+	// for failing to read it.
+	AccountUser(ctx context.Context, accountID string) (string, error)
 }
 
 // ReportYears is how far back an access report goes by default: the
@@ -100,7 +105,7 @@ func AccessReport(ctx context.Context, store fhir.Store, patient string, since t
 		Limit: reportPage,
 	}
 	rep := &reporter{patient: patient, ref: ref, store: store, names: names,
-		persons: map[string]string{}, clients: map[string]string{}, linked: map[string]bool{}}
+		persons: map[string]string{}, clients: map[string]string{}, accounts: map[string]string{}, linked: map[string]bool{}}
 	var lines []AccessLine
 	for read := 0; read < maxReportReads && len(lines) < MaxAccessLines; {
 		q.Offset = read
@@ -181,6 +186,7 @@ type reporter struct {
 	names        Names
 	persons      map[string]string
 	clients      map[string]string
+	accounts     map[string]string // account → fhirUser
 	linked       map[string]bool // RelatedPerson → links to the patient
 }
 
@@ -297,6 +303,12 @@ func (r *reporter) who(ctx context.Context, user *reportAgent, hasClient, succee
 		}
 		return "Someone who was not signed in", "", nil
 	}
+	ref := personRef(user.Who)
+	if account := user.Who.identifier(SystemAccount); ref == "" && account != "" {
+		if ref, err = r.accountUser(ctx, account); err != nil {
+			return "", "", err
+		}
+	}
 	var roles []string
 	for _, c := range user.Role {
 		for _, cd := range c.Coding {
@@ -306,7 +318,6 @@ func (r *reporter) who(ctx context.Context, user *reportAgent, hasClient, succee
 		}
 	}
 	role = roleWords(roles)
-	ref := personRef(user.Who)
 	typ, _, _ := strings.Cut(ref, "/")
 	switch {
 	case ref == r.ref, ref == "" && slices.Contains(roles, "patient"):
@@ -356,6 +367,21 @@ func (r *reporter) personName(ctx context.Context, ref string) (string, error) {
 	}
 	r.persons[ref] = name
 	return name, nil
+}
+
+// accountUser is the fhirUser of an account, when it is a person's
+// reference.
+func (r *reporter) accountUser(ctx context.Context, account string) (string, error) {
+	if ref, ok := r.accounts[account]; ok {
+		return ref, nil
+	}
+	ref, err := r.names.AccountUser(ctx, account)
+	if err != nil {
+		return "", fmt.Errorf("user of an account: %w", err)
+	}
+	ref = personRef(&reportRef{Reference: ref})
+	r.accounts[account] = ref
+	return ref, nil
 }
 
 func (r *reporter) clientName(ctx context.Context, id string) (string, error) {

@@ -12,13 +12,18 @@ import (
 	"github.com/oncofhir/oncofhir/fhir"
 )
 
-// reportNames are the people in the store and a fixed list of apps.
+// reportNames are the people in the store and fixed lists of apps and
+// accounts.
 type reportNames struct {
 	audit.StoreNames
-	apps map[string]string
+	apps, accounts map[string]string
 }
 
 func (n reportNames) ClientName(_ context.Context, id string) (string, error) { return n.apps[id], nil }
+
+func (n reportNames) AccountUser(_ context.Context, id string) (string, error) {
+	return n.accounts[id], nil
+}
 
 // put stores a resource version directly.
 func putVersion(t *testing.T, s fhir.Store, typ, id string, version int, body string) {
@@ -57,7 +62,10 @@ var (
 		Client: "client-SECRET-app", Grant: "grant-SECRET-5", Patient: "pat-b"}
 	frontDesk = &fhir.Principal{Subject: "acct-SECRET-fd", Roles: []string{"front-desk"}, Client: "client-SECRET-ehr", Grant: "grant-SECRET-6"}
 	bulk      = &fhir.Principal{Subject: "client-SECRET-bulk", Client: "client-SECRET-bulk", Grant: "grant-SECRET-7"}
-	goneApp   = &fhir.Principal{Subject: "acct-SECRET-ann", FHIRUser: "Patient/pat-a", Roles: []string{"patient"},
+	// A token without the fhirUser scope names the account alone.
+	samNoFHIRUser = &fhir.Principal{Subject: "acct-SECRET-sam", Roles: []string{"proxy"},
+		Client: "client-SECRET-app", Grant: "grant-SECRET-9", Patient: "pat-a"}
+	goneApp = &fhir.Principal{Subject: "acct-SECRET-ann", FHIRUser: "Patient/pat-a", Roles: []string{"patient"},
 		Client: "client-SECRET-gone", Grant: "grant-SECRET-8", Patient: "pat-a"}
 )
 
@@ -106,6 +114,11 @@ func TestAccessReport(t *testing.T) {
 		security(audit.KindTokenIssued, audit.SecurityInfo{Account: "acct-SECRET-ann", Role: "patient", Client: "client-SECRET-app",
 			Grant: "grant-SECRET-3", Patient: "pat-a", Success: true, Scopes: []string{"patient/*.rs"}})
 		rest(goneApp, 200, "read", "MedicationRequest", "med-SECRET-1", concerning("MedicationRequest", "med-SECRET-1", "pat-a"))
+		rest(samNoFHIRUser, 200, "read", "Condition", "cond-SECRET-1", concerning("Condition", "cond-SECRET-1", "pat-a"))
+		security(audit.KindTokenIssued, audit.SecurityInfo{Account: "acct-SECRET-sam", Role: "proxy", Client: "client-SECRET-app",
+			Grant: "grant-SECRET-9", Patient: "pat-a", Success: true})
+		security(audit.KindTokenIssued, audit.SecurityInfo{Account: "acct-SECRET-unknown", Role: "proxy", Client: "client-SECRET-app",
+			Patient: "pat-a", Success: true})
 		// Left out: another patient's data, the patient acting on someone
 		// else's record, a refresh, a refused token request, a search
 		// that found nothing of hers, and what is older than six years.
@@ -121,7 +134,8 @@ func TestAccessReport(t *testing.T) {
 		}
 
 		names := reportNames{StoreNames: audit.StoreNames{Store: s},
-			apps: map[string]string{"client-SECRET-ehr": "Oncology EHR", "client-SECRET-app": "Health app", "client-SECRET-bulk": "Research export"}}
+			apps:     map[string]string{"client-SECRET-ehr": "Oncology EHR", "client-SECRET-app": "Health app", "client-SECRET-bulk": "Research export"},
+			accounts: map[string]string{"acct-SECRET-sam": "RelatedPerson/rp-sam", "acct-SECRET-ann": "Patient/pat-a"}}
 		lines, err := audit.AccessReport(ctx, s, "pat-a", time.Time{}, names)
 		if err != nil {
 			t.Fatal(err)
@@ -137,6 +151,9 @@ func TestAccessReport(t *testing.T) {
 			"Another patient's caregiver | caregiver | Health app | was refused access to your record |  | refused",
 			"You | you | Health app | let an app use your record |  | ",
 			"You | you | an app whose name is not known | looked at your medicines |  | ",
+			"Your caregiver Sam Rivera | caregiver | Health app | looked at your conditions |  | ",
+			"Your caregiver Sam Rivera | caregiver | Health app | let an app use your record |  | ",
+			"Your caregiver | caregiver | Health app | let an app use your record |  | ",
 		}
 		var got []string
 		for i, l := range lines {

@@ -167,7 +167,7 @@ var purposeWords = map[string]string{
 }
 
 // StoreNames reads people's names from their resources in the store. It
-// knows no app: ClientName answers "".
+// knows no app and no account: ClientName and AccountUser answer "".
 type StoreNames struct{ Store fhir.Store }
 
 var _ Names = StoreNames{}
@@ -196,6 +196,9 @@ func (n StoreNames) PersonName(ctx context.Context, ref string) (string, error) 
 
 // ClientName answers "": the store holds no apps.
 func (StoreNames) ClientName(context.Context, string) (string, error) { return "", nil }
+
+// AccountUser answers "": the store holds no accounts.
+func (StoreNames) AccountUser(context.Context, string) (string, error) { return "", nil }
 
 type humanName struct {
 	Use    string   `json:"use"`
