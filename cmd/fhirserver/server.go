@@ -102,6 +102,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.OAuth, err = oauth.New(ctx, oauth.Config{
 		BaseURL: m.Config.FHIRBase(), Records: rec, Store: m.Store, Logger: m.Logger, Demo: m.Config.Demo,
 		Events:              securityEvents{m},
+		AccessReports:       accessReports{m},
 		AccessTokenLifespan: m.Config.AccessTokenLifetime, OfflineLifespan: m.Config.OfflineLifetime,
 		IdleTimeout: m.Config.SessionIdle, AbsoluteTimeout: m.Config.SessionMax,
 		SearchPatients: func(ctx context.Context, q url.Values) ([]*fhir.Resource, error) {
@@ -160,6 +161,7 @@ func (m *Main) Open(ctx context.Context) error {
 	g.Use(m.OAuth.Bearer)
 	deps.Guard = consent.New(consent.Config{Params: params, Compartment: deps.Compartment, BaseURL: m.Config.FHIRBase()})
 	rest.Register(g, deps)
+	g.GET("/:type/:id/$access-report", m.accessReport) // the patient's access report (report.go)
 	m.Echo = e
 	return nil
 }
