@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -266,5 +267,47 @@ func TestAccessReportRouteLeavesOthersAlone(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode == 200 {
 		t.Errorf("POST $access-report: %d", resp.StatusCode)
+	}
+}
+
+// TestAccessReportPageThroughTheServer: a patient who signs in through
+// the login form sees, on the report page, the app's read of their
+// record from the audit trail, with its date in words.
+func TestAccessReportPageThroughTheServer(t *testing.T) {
+	s := startSMART(t)
+	tok := s.launch(t, "launch/patient openid fhirUser patient/*.rs").AccessToken
+	if status, _, _ := fhirGet(t, s.base, "/Observation/obs-a", tok); status != 200 {
+		t.Fatal(status)
+	}
+	b := browser(t)
+	resp, err := b.Get(s.base + "/oauth/access-report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, resp)
+	if resp.Request.URL.Path != "/oauth/login" || resp.Request.URL.Query().Get("next") != "/oauth/access-report" {
+		t.Fatalf("not signed in: ended at %s", resp.Request.URL)
+	}
+	resp, err = b.PostForm(s.base+"/oauth/login", url.Values{"csrf": {pageCSRF(t, page)}, "next": {"/oauth/access-report"},
+		"username": {"ann"}, "password": {"correct horse battery"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page = readAll(t, resp)
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/oauth/access-report" {
+		t.Fatalf("after signing in: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	for _, want := range []string{"<caption", `<th scope="col"`, "Test app", "looked at your test results and observations", "let an app use your record"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q:\n%s", want, page)
+		}
+	}
+	if !regexp.MustCompile(`<time datetime="[^"]+">\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d</time>`).MatchString(page) {
+		t.Errorf("no date in words:\n%s", page)
+	}
+	for _, id := range []string{"pat-a", "obs-a", `>app<`} {
+		if strings.Contains(page, id) {
+			t.Errorf("the page shows %q", id)
+		}
 	}
 }
