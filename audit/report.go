@@ -20,7 +20,7 @@ type AccessLine struct {
 	// Who is the person, from the patient's side: "You", "Dr. Ada
 	// Okafor", "Your caregiver Sam Rivera", "A member of staff",
 	// "Another patient", "An automated service", "Someone who was not
-	// signed in".
+	// signed in", …
 	Who string
 	// Role is the person's role in plain words: you, caregiver,
 	// oncologist, nurse, front desk, billing, … ("" when there is none).
@@ -187,7 +187,7 @@ type reporter struct {
 	persons      map[string]string
 	clients      map[string]string
 	accounts     map[string]string // account → fhirUser
-	linked       map[string]bool // RelatedPerson → links to the patient
+	linked       map[string]bool   // RelatedPerson → links to the patient
 }
 
 // line is the line of one stored AuditEvent; ok is false for an event the
@@ -320,13 +320,19 @@ func (r *reporter) who(ctx context.Context, user *reportAgent, hasClient, succee
 	role = roleWords(roles)
 	typ, _, _ := strings.Cut(ref, "/")
 	switch {
-	case ref == r.ref, ref == "" && slices.Contains(roles, "patient"):
+	case ref == r.ref, ref == "" && succeeded && slices.Contains(roles, "patient"):
 		// A patient account reaches only its own record.
 		return "You", "you", nil
 	case typ == "Patient":
 		return "Another patient", "patient", nil
+	case ref == "" && slices.Contains(roles, "patient"):
+		return "A patient", "patient", nil
 	case ref == "" && slices.Contains(roles, "proxy"):
-		return "Your caregiver", "caregiver", nil
+		// Permitted, the caregiver was linked to the patient then.
+		if succeeded {
+			return "Your caregiver", "caregiver", nil
+		}
+		return "A caregiver", "caregiver", nil
 	case typ == "RelatedPerson":
 		linked := succeeded
 		if !linked {

@@ -119,6 +119,10 @@ func TestAccessReport(t *testing.T) {
 			Grant: "grant-SECRET-9", Patient: "pat-a", Success: true})
 		security(audit.KindTokenIssued, audit.SecurityInfo{Account: "acct-SECRET-unknown", Role: "proxy", Client: "client-SECRET-app",
 			Patient: "pat-a", Success: true})
+		// Accounts no longer known, refused: whose patient or caregiver
+		// they were cannot be told.
+		rest(&fhir.Principal{Subject: "acct-SECRET-gone1", Roles: []string{"patient"}, Client: "client-SECRET-app"}, 404, "read", "Patient", "pat-a")
+		rest(&fhir.Principal{Subject: "acct-SECRET-gone2", Roles: []string{"proxy"}, Client: "client-SECRET-app"}, 403, "read", "Patient", "pat-a")
 		// Left out: another patient's data, the patient acting on someone
 		// else's record, a refresh, a refused token request, a search
 		// that found nothing of hers, and what is older than six years.
@@ -154,6 +158,8 @@ func TestAccessReport(t *testing.T) {
 			"Your caregiver Sam Rivera | caregiver | Health app | looked at your conditions |  | ",
 			"Your caregiver Sam Rivera | caregiver | Health app | let an app use your record |  | ",
 			"Your caregiver | caregiver | Health app | let an app use your record |  | ",
+			"A patient | patient | Health app | was refused access to your record |  | refused",
+			"A caregiver | caregiver | Health app | was refused access to your record |  | refused",
 		}
 		var got []string
 		for i, l := range lines {
