@@ -101,7 +101,7 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.DurationVar(&c.SessionMax, "session-max", envDuration("FHIR_SESSION_MAX", 12*time.Hour), "sign-in sessions end this long after sign-in (FHIR_SESSION_MAX)")
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
-	tz := fs.String("timezone", env("FHIR_TIMEZONE", "Local"), "time zone of the after-hours alert, e.g. America/New_York (FHIR_TIMEZONE)")
+	tz := fs.String("timezone", env("FHIR_TIMEZONE", "Local"), "time zone of the after-hours alert and the access report's dates, e.g. America/New_York (FHIR_TIMEZONE)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
