@@ -26,8 +26,9 @@ type TrailEntry struct {
 	Type, ID    string
 	Version     int
 	// JSON is the resource as returned or stored (the audit trail reads the
-	// patients it refers to); empty for a delete. It is not kept beyond
-	// the request.
+	// patients it refers to); for a delete, the content it deleted (the
+	// version before); empty for a deletion read from history. It is not
+	// kept beyond the request.
 	JSON []byte
 }
 

@@ -100,6 +100,12 @@ func TestRequestsAreAuditedWithWhatTheyReturned(t *testing.T) {
 	if signIns := auditEvents(t, s, "type="+url.QueryEscape(audit.SystemDCM+"|110114")+"&outcome=0"); len(signIns) == 0 {
 		t.Error("the sign-in and token issue left no AuditEvent")
 	}
+	if status, _ := fhirDo(t, s.base, "DELETE", "/Observation/obs-a", systemToken(t, s.Main), ""); status != 204 {
+		t.Fatalf("delete: %d", status)
+	}
+	if deletes := auditEvents(t, s, "patient=pat-a&subtype=delete"); len(deletes) != 1 {
+		t.Errorf("the delete of the patient's Observation: %d events naming the patient, want 1", len(deletes))
+	}
 	status, _ := fhirDo(t, s.base, "POST", "/AuditEvent", systemToken(t, s.Main), `{"resourceType":"AuditEvent"}`)
 	if status != http.StatusMethodNotAllowed {
 		t.Errorf("creating an AuditEvent: %d, want 405", status)

@@ -94,6 +94,9 @@ type outcome struct {
 	withheld bool
 	// written: res is a version this interaction stored.
 	written bool
+	// prior is, for a delete, the version it deleted: what the audit
+	// trail reads to know whose data it was.
+	prior *fhir.Resource
 }
 
 // checkType refuses resource types the server does not know.
@@ -375,7 +378,7 @@ func (h *handler) doDelete(tx fhir.Tx, in *interaction) (*outcome, error) {
 	if err := tx.Put(res); err != nil {
 		return nil, err
 	}
-	return &outcome{status: http.StatusNoContent, res: res, info: "deleted", written: true}, nil
+	return &outcome{status: http.StatusNoContent, res: res, info: "deleted", written: true, prior: cur}, nil
 }
 
 // doConditional resolves the criteria of a conditional update, patch or

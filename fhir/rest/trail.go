@@ -36,5 +36,9 @@ func record(t *fhir.Trail, in *interaction, out *outcome) {
 	if !out.written && (out.withheld || r.Deleted) {
 		return
 	}
-	t.Add(fhir.TrailEntry{Interaction: string(interactionOf(in)), Type: r.Type, ID: r.ID, Version: r.Version, JSON: r.JSON})
+	body := r.JSON
+	if r.Deleted && out.written && out.prior != nil {
+		body = out.prior.JSON // a delete: the content it deleted
+	}
+	t.Add(fhir.TrailEntry{Interaction: string(interactionOf(in)), Type: r.Type, ID: r.ID, Version: r.Version, JSON: body})
 }

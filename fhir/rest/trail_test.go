@@ -17,7 +17,8 @@ import (
 
 // trailCase is one request and the Trail it must leave: one line per
 // entry, "interaction Type/id/version", with " empty" when the entry
-// carries no JSON (a deletion).
+// carries no JSON (a deletion read from history) and " prior" when it
+// carries the version before (what a delete deleted).
 type trailCase struct {
 	name               string
 	method, path, body string
@@ -42,10 +43,17 @@ func describeTrail(t testing.TB, entries []fhir.TrailEntry) []string {
 			ResourceType, ID string
 			Meta             struct{ VersionID string }
 		}
-		if err := json.Unmarshal(e.JSON, &r); err != nil || r.ResourceType != e.Type || r.ID != e.ID || r.Meta.VersionID != strconv.Itoa(e.Version) {
-			t.Errorf("%s: the JSON is not that version: %.120s", line, e.JSON)
+		if err := json.Unmarshal(e.JSON, &r); err != nil || r.ResourceType != e.Type || r.ID != e.ID {
+			t.Errorf("%s: the JSON is not that resource: %.120s", line, e.JSON)
 		}
-		out = append(out, line)
+		switch r.Meta.VersionID {
+		case strconv.Itoa(e.Version):
+			out = append(out, line)
+		case strconv.Itoa(e.Version - 1):
+			out = append(out, line+" prior")
+		default:
+			t.Errorf("%s: the JSON is version %s", line, r.Meta.VersionID)
+		}
 	}
 	return out
 }
@@ -157,15 +165,15 @@ func TestTrailRecordsWhatLeavesAndWhatIsWritten(t *testing.T) {
 					want: []string{"update Observation/w-new/1"}},
 				{name: "patch: the result written", method: "PATCH", path: "/fhir/Observation/w-patch", body: amend, headers: patch, status: 200,
 					want: []string{"patch Observation/w-patch/2"}},
-				{name: "delete: the deletion, without JSON", method: "DELETE", path: "/fhir/Observation/w-del", status: 204,
-					want: []string{"delete Observation/w-del/2 empty"}},
+				{name: "delete: the deletion, with the content it deleted", method: "DELETE", path: "/fhir/Observation/w-del", status: 204,
+					want: []string{"delete Observation/w-del/2 prior"}},
 				{name: "a delete of what is already deleted writes nothing", method: "DELETE", path: "/fhir/Observation/w-del", status: 204},
 				{name: "conditional update", method: "PUT", path: "/fhir/Observation?code=c-upd", body: obsWith("", "px", "c-upd", `,"issued":"2024-02-01T00:00:00Z"`), status: 200,
 					want: []string{"update Observation/w-cupd/2"}},
 				{name: "conditional patch", method: "PATCH", path: "/fhir/Observation?code=c-patch", body: amend, headers: patch, status: 200,
 					want: []string{"patch Observation/w-cpatch/2"}},
 				{name: "conditional delete", method: "DELETE", path: "/fhir/Observation?code=c-del", status: 204,
-					want: []string{"delete Observation/w-cdel/2 empty"}},
+					want: []string{"delete Observation/w-cdel/2 prior"}},
 				{name: "a conditional delete that matches nothing writes nothing", method: "DELETE", path: "/fhir/Observation?code=nothing", status: 204},
 				{name: "a stale If-Match writes nothing", method: "PUT", path: "/fhir/Observation/w-upd", body: obsWith("w-upd", "px", "9-1", ""), headers: []string{"If-Match", `W/"1"`}, status: 412},
 				{name: "a refused write writes nothing", method: "PUT", path: "/fhir/Observation/w-upd", body: obsWith("other", "px", "9-1", ""), status: 400},
@@ -182,7 +190,7 @@ func TestTrailRecordsWhatLeavesAndWhatIsWritten(t *testing.T) {
 					{"resource":` + patchBinary(amend) + `,"request":{"method":"PATCH","url":"Observation/w-tp"}},
 					{"request":{"method":"DELETE","url":"Observation/w-td"}},
 					{"request":{"method":"GET","url":"Practitioner/dr"}}]}`, status: 200,
-					want: []string{"create Observation/new-4/1", "patch Observation/w-tp/2", "delete Observation/w-td/2 empty", "read Practitioner/dr/1"}},
+					want: []string{"create Observation/new-4/1", "patch Observation/w-tp/2", "delete Observation/w-td/2 prior", "read Practitioner/dr/1"}},
 				{name: "a failed transaction wrote and returned nothing", method: "POST", path: "/fhir", body: `{"resourceType":"Bundle","type":"transaction","entry":[
 					{"resource":` + obsWith("", "px", "4-2", "") + `,"request":{"method":"POST","url":"Observation"}},
 					{"request":{"method":"GET","url":"Patient/pt"}},
