@@ -31,6 +31,7 @@ func (m *Main) auditRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		trail := &fhir.Trail{}
 		c.SetRequest(r.WithContext(fhir.WithTrail(r.Context(), trail)))
 		res := c.Response()
+		before := res.Header().Clone() // what the outer middleware set
 		buf := bufferPool.Get().(*bufferedWriter)
 		buf.reset(res.Writer)
 		res.Writer = buf
@@ -59,7 +60,7 @@ func (m *Main) auditRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		})
 		if err := m.Audit.Record(req.Context(), events...); err != nil {
 			m.Logger.Error("audit record failed; response withheld", "error", err, "request_id", res.Header().Get(echo.HeaderXRequestID))
-			buf.discard(res.Header())
+			buf.discard(res.Header(), before)
 			res.Writer = buf.real
 			res.Committed = false
 			return c.JSONBlob(http.StatusServiceUnavailable, unavailableOutcome)
@@ -145,12 +146,16 @@ func (b *bufferedWriter) flush() error {
 	return err
 }
 
-// discard drops the held response and the headers the handler set.
-func (b *bufferedWriter) discard(h http.Header) {
+// discard drops the held response and the headers the handler set,
+// keeping those set before it (request id, security headers, CORS).
+func (b *bufferedWriter) discard(h, before http.Header) {
 	for k := range h {
-		if k != echo.HeaderXRequestID {
+		if _, keep := before[k]; !keep {
 			delete(h, k)
 		}
+	}
+	for k, v := range before {
+		h[k] = v
 	}
 	b.status = 0
 	b.body.Reset()

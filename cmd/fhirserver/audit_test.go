@@ -139,6 +139,9 @@ func TestNoDataWithoutItsRecord(t *testing.T) {
 	if resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "" || strings.Contains(string(raw), "Abbott") {
 		t.Errorf("something of the resource left: %v %s", resp.Header, raw)
 	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("the 503 lost the headers every response carries: %v", resp.Header)
+	}
 }
 
 // TestAuditVerifyCommand: the trail of a real server verifies; an edit
