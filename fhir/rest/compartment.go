@@ -87,7 +87,10 @@ func (h *handler) everything(c echo.Context) error {
 		}
 		since = start
 	}
-	types := h.compartmentTypes()
+	// The record, not who looked at it: AuditEvents (in the Patient
+	// compartment, and one more with every access) come only when _type
+	// names them; the access log has its own search and report.
+	types := slices.DeleteFunc(h.compartmentTypes(), func(t string) bool { return t == "AuditEvent" })
 	if v := values.Get("_type"); v != "" {
 		types = nil
 		for _, t := range search.SplitEscaped(v, ',') {

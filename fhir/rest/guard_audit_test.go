@@ -157,5 +157,9 @@ func TestGuardWhoReadsAuditEvents(t *testing.T) {
 		t.Run("a patient's $everything leaves them out", func(t *testing.T) {
 			noAuditEvents(t, patient, "/fhir/Patient/"+f.p1+"/$everything", false)
 		})
+		t.Run("$everything is the record, not its access log: AuditEvents only when _type names them", func(t *testing.T) {
+			noAuditEvents(t, admin, "/fhir/Patient/"+f.p1+"/$everything", false)
+			noAuditEvents(t, admin, "/fhir/Patient/"+f.p1+"/$everything?_type=AuditEvent", true)
+		})
 	})
 }
