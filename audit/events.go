@@ -105,6 +105,7 @@ const (
 	KindKeyRotated
 	KindKeyRetired
 	KindLaunchCreated
+	KindAccessReportViewed
 	kindEnd
 )
 
@@ -217,6 +218,8 @@ var kinds = [kindEnd]kindDef{
 	KindKeyRotated:          {name: "key-rotated", typ: typeAlert, subtype: cs(subSecConfig), action: models.AuditEventActionU},
 	KindKeyRetired:          {name: "key-retired", typ: typeAlert, subtype: cs(subSecConfig), action: models.AuditEventActionD},
 	KindLaunchCreated:       {name: "launch-created", typ: typeAppAct, action: models.AuditEventActionC},
+	// A patient or caregiver read the record's access report page.
+	KindAccessReportViewed: {name: "access-report-viewed", typ: typeREST, subtype: cs(rest("read")), action: models.AuditEventActionR},
 }
 
 func init() {

@@ -51,7 +51,8 @@ const (
 	UserDisabled        = "user-disabled"
 	KeyRotated          = "key-rotated"
 	KeyRetired          = "key-retired"
-	LaunchCreated       = "launch-created" // an EHR launch, made by a staff user for a patient
+	LaunchCreated       = "launch-created"       // an EHR launch, made by a staff user for a patient
+	AccessReportViewed  = "access-report-viewed" // a patient or caregiver read the record's access report
 )
 
 // fromRequest fills in what the HTTP request tells about an event.

@@ -96,6 +96,12 @@ func (s *Server) accessReportPage(c echo.Context) error {
 	if s.cfg.AccessReports == nil {
 		return s.page(c, http.StatusNotFound, "error", pageData{Title: "The access report is not available on this server"})
 	}
+	// Who looked at the record is the record's own data: no view without
+	// its AuditEvent.
+	if err := s.reportOrFail(c, SecurityEvent{Kind: AccessReportViewed, Account: acct.ID, Role: acct.Role, Patient: patient, Success: true}); err != nil {
+		return s.page(c, http.StatusServiceUnavailable, "error", pageData{Title: "Your access report cannot be shown right now",
+			Message: "Please try again in a few minutes."})
+	}
 	lines, err := s.cfg.AccessReports.AccessReport(ctx, patient)
 	if err != nil {
 		s.log.Error("access report failed", "error", err)

@@ -310,4 +310,8 @@ func TestAccessReportPageThroughTheServer(t *testing.T) {
 			t.Errorf("the page shows %q", id)
 		}
 	}
+	// Viewing the report is itself recorded, naming the patient.
+	if viewed := auditEvents(t, s, "patient=pat-a&subtype=access-report-viewed"); len(viewed) != 1 {
+		t.Errorf("the page view left %d AuditEvents, want 1", len(viewed))
+	}
 }
