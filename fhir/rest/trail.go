@@ -36,9 +36,13 @@ func record(t *fhir.Trail, in *interaction, out *outcome) {
 	if !out.written && (out.withheld || r.Deleted) {
 		return
 	}
+	code := string(interactionOf(in))
+	if !out.written && code == "create" {
+		code = "read" // a conditional create's match: returned, not written
+	}
 	body := r.JSON
 	if r.Deleted && out.written && out.prior != nil {
 		body = out.prior.JSON // a delete: the content it deleted
 	}
-	t.Add(fhir.TrailEntry{Interaction: string(interactionOf(in)), Type: r.Type, ID: r.ID, Version: r.Version, JSON: body})
+	t.Add(fhir.TrailEntry{Interaction: code, Type: r.Type, ID: r.ID, Version: r.Version, JSON: body})
 }
