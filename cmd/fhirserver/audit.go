@@ -23,6 +23,17 @@ import (
 // and nothing else. It sits outside the token check, so refusals (401,
 // 403, 404) are recorded too.
 func (m *Main) auditRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return m.audited(next, true)
+}
+
+// auditImports audits the internal router (import, demo loading): the
+// same records, with no principal (the command line's own act); the
+// alert detectors, made for people and apps, do not see them.
+func (m *Main) auditImports(next echo.HandlerFunc) echo.HandlerFunc {
+	return m.audited(next, false)
+}
+
+func (m *Main) audited(next echo.HandlerFunc, observe bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if r.Method == http.MethodOptions || strings.HasSuffix(r.URL.Path, "/metadata") || strings.Contains(r.URL.Path, "/.well-known/") {
@@ -65,7 +76,9 @@ func (m *Main) auditRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			res.Committed = false
 			return c.JSONBlob(http.StatusServiceUnavailable, unavailableOutcome)
 		}
-		m.Alerts.Observe(accessOf(p, c, status, entries, events))
+		if observe {
+			m.Alerts.Observe(accessOf(p, c, status, entries, events))
+		}
 		return buf.flush()
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,38 @@ func TestRepeatedRefusalsRaiseAnAlert(t *testing.T) {
 	}
 	if strings.Contains(alerts[0].Text, "pat-") || strings.Contains(alerts[0].Text, "obs-") {
 		t.Errorf("an alert text names data: %q", alerts[0].Text)
+	}
+}
+
+// TestImportIsAudited: what the import command writes leaves its
+// AuditEvents, and the trail verifies.
+func TestImportIsAudited(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/one.ndjson"
+	if err := os.WriteFile(file, []byte(`{"resourceType":"Patient","id":"imp-1","name":[{"family":"Imported"}]}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := dir + "/data"
+	if err := importCmd(context.Background(), []string{"--data", data, file}, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlitestore.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := st.Search(context.Background(), fhir.Query{Type: "AuditEvent"})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, r := range found {
+		named = named || strings.Contains(string(r.JSON), "Patient/imp-1")
+	}
+	if !named {
+		t.Errorf("no AuditEvent names the imported Patient among %d", len(found))
+	}
+	if out, err := cli(t, "", "audit", "verify", "--data", data); err != nil {
+		t.Errorf("verify after import: %v\n%s", err, out)
 	}
 }

@@ -112,7 +112,7 @@ func importCmd(ctx context.Context, args []string, logger *slog.Logger) error {
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
-	defer m.Store.Close()
+	defer m.Close() // the audit trail's closing checkpoint, then the store
 	failed := 0
 	for _, f := range files {
 		n, err := m.importFile(ctx, f)

@@ -142,10 +142,10 @@ func (m *Main) Open(ctx context.Context) error {
 		SummaryFilter:  conformance.SummaryFilter,
 	}
 	// The internal router serves the import and demo commands in process:
-	// the same validation and transactions, without a token.
+	// the same validation and transactions, without a token, audited.
 	m.internal = echo.New()
 	m.internal.HTTPErrorHandler = rest.ErrorHandler(m.Logger)
-	rest.Register(m.internal.Group("/fhir"), deps)
+	rest.Register(m.internal.Group("/fhir", m.auditImports), deps)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
