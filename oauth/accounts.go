@@ -26,15 +26,22 @@ var Roles = []string{"patient", "proxy", "oncologist", "nurse", "pharmacist", "s
 
 // Account is a person who signs in.
 type Account struct {
-	ID       string    `json:"id"`
-	Username string    `json:"username"`
-	Role     string    `json:"role"`
-	FHIRUser string    `json:"fhirUser,omitempty"` // Patient/ID, Practitioner/ID or RelatedPerson/ID
-	Password string    `json:"password"`           // argon2id, PHC string form
-	Disabled bool      `json:"disabled,omitempty"`
-	Created  time.Time `json:"created"`
-	rev      int64
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	FHIRUser string `json:"fhirUser,omitempty"` // Patient/ID, Practitioner/ID or RelatedPerson/ID
+	Password string `json:"password"`           // argon2id, PHC string form
+	Disabled bool   `json:"disabled,omitempty"`
+	// TOTPSecret is the account's authenticator-app secret ("" none): a
+	// shared secret the server must read, so it cannot be hashed.
+	TOTPSecret   string    `json:"totpSecret,omitempty"`
+	TOTPLastStep int64     `json:"totpLastStep,omitempty"` // the last 30-second step accepted
+	Created      time.Time `json:"created"`
+	rev          int64
 }
+
+// HasTOTP tells whether the account signs in with an authenticator app too.
+func (a *Account) HasTOTP() bool { return a.TOTPSecret != "" }
 
 // Staff tells whether the role works with many patients' records.
 func (a *Account) Staff() bool { return a.Role != "patient" && a.Role != "proxy" }

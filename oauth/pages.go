@@ -107,6 +107,11 @@ func (s *Server) loginPost(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
+	if acct.HasTOTP() {
+		// The password was right; the second factor decides. No session
+		// exists until it does.
+		return s.askCode(c, acct, next)
+	}
 	ev.Success, ev.Detail = true, "password"
 	if err := s.reportOrFail(c, ev); err != nil {
 		return s.unavailable(c)

@@ -169,13 +169,14 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	storeFlags(fs, &cfg)
 	var username, role, fhirUser string
-	var pwStdin bool
+	var pwStdin, withTOTP bool
 	switch sub {
 	case "add":
 		fs.StringVar(&username, "username", "", "username")
 		fs.StringVar(&role, "role", "", strings.Join(oauth.Roles, ", "))
 		fs.StringVar(&fhirUser, "fhir-user", "", "Patient/ID, Practitioner/ID or RelatedPerson/ID")
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
+		fs.BoolVar(&withTOTP, "totp", false, "also enroll an authenticator app: prints its otpauth:// URI once")
 	case "disable":
 		fs.StringVar(&username, "username", "", "username")
 	case "list":
@@ -211,6 +212,13 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 			return err
 		}
 		fmt.Fprintf(out, "user %s added (%s)\n", a.Username, a.Role)
+		if withTOTP {
+			uri, err := accounts.EnrollTOTP(ctx, a.Username)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "authenticator app (shown once; add it to the app, e.g. as a QR code): %s\n", uri)
+		}
 	case "list":
 		list, err := accounts.List(ctx)
 		if err != nil {

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/oauth2"
+
+	"github.com/oncofhir/oncofhir/oauth"
+)
+
+// TestSignInWithAnAuthenticatorApp: an account with TOTP gets no session
+// from its password alone; the right code starts it, and the tokens say
+// two factors (acr, amr). A replayed code and repeated wrong codes are
+// refused.
+func TestSignInWithAnAuthenticatorApp(t *testing.T) {
+	s := startSMART(t)
+	ctx := context.Background()
+	uri, err := s.OAuth.Accounts().EnrollTOTP(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(uri)
+	secret := u.Query().Get("secret")
+	code := func() string {
+		c, err := totp.GenerateCodeCustom(secret, time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	conf := s.oauthConfig("launch/patient openid fhirUser patient/*.rs")
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir"))
+
+	b := browser(t)
+	resp, body := signIn(t, b, authURL, "ann", "correct horse battery")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Enter your code") || strings.Contains(body, "Allow Test app") {
+		t.Fatalf("after the password: %d\n%s", resp.StatusCode, body)
+	}
+	// No session yet: the authorization flow asks for the login again.
+	if r, err := b.Get(authURL); err != nil {
+		t.Fatal(err)
+	} else if page := readAll(t, r); !strings.Contains(page, `action="/oauth/login"`) {
+		t.Fatalf("a session existed before the code:\n%s", page)
+	}
+	resp, body = signIn(t, b, authURL, "ann", "correct horse battery")
+	good := code()
+	resp, err = b.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {good}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Allow Test app") {
+		t.Fatalf("after the code: %d\n%s", resp.StatusCode, body)
+	}
+	resp, err = b.PostForm(resp.Request.URL.String(), url.Values{"csrf": {pageCSRF(t, body)}, "action": {"grant"}, "scope": {"patient/*.rs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider, err := oidc.NewProvider(ctx, s.base+"/fhir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "app"}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		ACR string   `json:"acr"`
+		AMR []string `json:"amr"`
+	}
+	idt.Claims(&claims)
+	if claims.ACR != oauth.ACRTwoFactor || strings.Join(claims.AMR, " ") != "pwd otp" {
+		t.Errorf("acr %q amr %v, want two factors", claims.ACR, claims.AMR)
+	}
+
+	// The same code again, in another browser, is refused.
+	b2 := browser(t)
+	_, body = signIn(t, b2, authURL, "ann", "correct horse battery")
+	resp, err = b2.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {good}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not right") {
+		t.Errorf("a replayed code: %d", resp.StatusCode)
+	}
+	// Five wrong codes (the replay was the first) end the pending
+	// sign-in: back to the password.
+	for i := range 4 {
+		resp, err = b2.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {"000000"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = readAll(t, resp)
+		if i < 3 && !strings.Contains(body, "Enter your code") {
+			t.Fatalf("wrong code %d: %s", i+1, body)
+		}
+	}
+	if !strings.Contains(body, "Sign in again with your password") {
+		t.Errorf("after five wrong codes:\n%s", body)
+	}
+}
+
+// TestUserAddWithTOTP: the command line enrolls an authenticator app and
+// prints its URI once.
+func TestUserAddWithTOTP(t *testing.T) {
+	dir := t.TempDir()
+	out := mustCLI(t, "a long passphrase\n", "user", "add", "--data", dir, "--username", "tia", "--role", "nurse", "--password-stdin", "--totp")
+	if !strings.Contains(out, "otpauth://totp/") || !strings.Contains(out, "secret=") {
+		t.Errorf("no otpauth URI in:\n%s", out)
+	}
+}

@@ -1,0 +1,108 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+const (
+	kindPending   = "login.pending"
+	pendingCookie = "oncofhir_2fa"
+	pendingLife   = 5 * time.Minute
+)
+
+// pendingLogin is a sign-in whose password was right and whose second
+// factor is still to come: kept server side, found by the hash of a
+// cookie's random value, good for five minutes.
+type pendingLogin struct {
+	Account string `json:"account"`
+	Next    string `json:"next"`
+	Fails   int    `json:"fails,omitempty"`
+}
+
+// maxCodeFails wrong codes end a pending sign-in: the password must be
+// given again (and counts toward its own throttling), so a code cannot
+// be guessed through one right password.
+const maxCodeFails = 5
+
+// askCode shows the authenticator-code page after a right password.
+func (s *Server) askCode(c echo.Context, acct *Account, next string) error {
+	value := randomToken(32)
+	data, err := json.Marshal(pendingLogin{Account: acct.ID, Next: next})
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Records.PutRecord(c.Request().Context(), &fhir.Record{Kind: kindPending, Key: hashKey(value), Data: data,
+		Expires: s.now().Add(pendingLife)}); err != nil {
+		return err
+	}
+	setCookie(c, pendingCookie, value, int(pendingLife/time.Second))
+	return s.page(c, http.StatusOK, "code", pageData{Title: "Enter your code"})
+}
+
+// codePost checks the authenticator code; a right one starts the
+// sign-in session with both factors.
+func (s *Server) codePost(c echo.Context) error {
+	ctx := c.Request().Context()
+	ck, err := c.Cookie(pendingCookie)
+	if !s.checkCSRF(c) || err != nil || ck.Value == "" {
+		return s.page(c, http.StatusBadRequest, "login", pageData{Title: "Sign in", Next: "/oauth/signed-in",
+			Error: "This page had expired. Please sign in again."})
+	}
+	key := hashKey(ck.Value)
+	r, err := s.cfg.Records.GetRecord(ctx, kindPending, key)
+	if errors.Is(err, fhir.ErrNotFound) {
+		return s.page(c, http.StatusBadRequest, "login", pageData{Title: "Sign in", Next: "/oauth/signed-in",
+			Error: "This page had expired. Please sign in again."})
+	} else if err != nil {
+		return err
+	}
+	var p pendingLogin
+	if err := json.Unmarshal(r.Data, &p); err != nil {
+		return err
+	}
+	acct, err := s.accounts.Get(ctx, p.Account)
+	if err != nil {
+		return err
+	}
+	ev := SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role}
+	if err := s.accounts.VerifyTOTP(ctx, acct.ID, c.FormValue("code")); err != nil {
+		if !errors.Is(err, ErrBadCode) {
+			return err
+		}
+		ev.Detail = "wrong authenticator code"
+		s.report(c, ev)
+		p.Fails++
+		if p.Fails >= maxCodeFails {
+			_ = s.cfg.Records.DeleteRecord(ctx, kindPending, key)
+			setCookie(c, pendingCookie, "", -1)
+			return s.page(c, http.StatusUnauthorized, "login", pageData{Title: "Sign in again", Next: safeNext(p.Next),
+				Error: "Too many codes were not right. Sign in again with your password."})
+		}
+		if r.Data, err = json.Marshal(p); err != nil {
+			return err
+		}
+		if err := s.cfg.Records.PutRecord(ctx, r); err != nil {
+			return err // a racing attempt: refuse this one
+		}
+		return s.page(c, http.StatusUnauthorized, "code", pageData{Title: "Enter your code: try again",
+			Error: "That code is not right. Codes change every 30 seconds; enter the one your app shows now."})
+	}
+	ev.Success, ev.Detail = true, "password and authenticator code"
+	if err := s.reportOrFail(c, ev); err != nil {
+		return s.unavailable(c)
+	}
+	_ = s.cfg.Records.DeleteRecord(ctx, kindPending, key)
+	setCookie(c, pendingCookie, "", -1)
+	s.logins.end(c)
+	if _, err := s.logins.start(c, acct.ID, []string{"pwd", "otp"}, ACRTwoFactor); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, safeNext(p.Next))
+}
