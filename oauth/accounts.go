@@ -34,14 +34,20 @@ type Account struct {
 	Disabled bool   `json:"disabled,omitempty"`
 	// TOTPSecret is the account's authenticator-app secret ("" none): a
 	// shared secret the server must read, so it cannot be hashed.
-	TOTPSecret   string    `json:"totpSecret,omitempty"`
-	TOTPLastStep int64     `json:"totpLastStep,omitempty"` // the last 30-second step accepted
-	Created      time.Time `json:"created"`
-	rev          int64
+	TOTPSecret   string `json:"totpSecret,omitempty"`
+	TOTPLastStep int64  `json:"totpLastStep,omitempty"` // the last 30-second step accepted
+	// Recovery holds the hashes of the unused recovery codes.
+	Recovery []string  `json:"recovery,omitempty"`
+	Created  time.Time `json:"created"`
+	rev      int64
 }
 
 // HasTOTP tells whether the account signs in with an authenticator app too.
 func (a *Account) HasTOTP() bool { return a.TOTPSecret != "" }
+
+// HasSecondFactor tells whether sign-in asks for a second factor: an
+// authenticator app, or recovery codes standing in for one.
+func (a *Account) HasSecondFactor() bool { return a.HasTOTP() || len(a.Recovery) > 0 }
 
 // Staff tells whether the role works with many patients' records.
 func (a *Account) Staff() bool { return a.Role != "patient" && a.Role != "proxy" }

@@ -53,6 +53,8 @@ const (
 	KeyRetired          = "key-retired"
 	LaunchCreated       = "launch-created"       // an EHR launch, made by a staff user for a patient
 	AccessReportViewed  = "access-report-viewed" // a patient or caregiver read the record's access report
+	FactorEnrolled      = "factor-enrolled"
+	FactorUsed          = "factor-used" // a recovery code
 )
 
 // fromRequest fills in what the HTTP request tells about an event.

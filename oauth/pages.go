@@ -39,6 +39,8 @@ type pageData struct {
 	Query                 string
 	Patients              []patientChoice
 	Launch                launchForm
+	Left                  int           // recovery codes left
+	Codes                 []string      // new recovery codes, shown once
 	Report                *accessReport // the access report page
 }
 
@@ -107,7 +109,7 @@ func (s *Server) loginPost(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	if acct.HasTOTP() {
+	if acct.HasSecondFactor() {
 		// The password was right; the second factor decides. No session
 		// exists until it does.
 		return s.askCode(c, acct, next)

@@ -26,6 +26,7 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.GET("/login", s.loginPage)
 	o.POST("/login", s.loginPost)
 	o.POST("/login/code", s.codePost)
+	o.POST("/recovery-codes", s.newCodes)
 	o.POST("/logout", s.logout)
 	o.GET("/signed-in", s.signedIn)
 	o.GET("/flow/:id", s.flowStep)

@@ -72,7 +72,14 @@ func (s *Server) codePost(c echo.Context) error {
 		return err
 	}
 	ev := SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role}
-	if err := s.accounts.VerifyTOTP(ctx, acct.ID, c.FormValue("code")); err != nil {
+	typed := c.FormValue("code")
+	left := -1 // recovery codes left, when one was used
+	if len(normalizeCode(typed)) == 16 {
+		left, err = s.accounts.UseRecoveryCode(ctx, acct.ID, typed)
+	} else {
+		err = s.accounts.VerifyTOTP(ctx, acct.ID, typed)
+	}
+	if err != nil {
 		if !errors.Is(err, ErrBadCode) {
 			return err
 		}
@@ -95,6 +102,9 @@ func (s *Server) codePost(c echo.Context) error {
 			Error: "That code is not right. Codes change every 30 seconds; enter the one your app shows now."})
 	}
 	ev.Success, ev.Detail = true, "password and authenticator code"
+	if left >= 0 {
+		ev.Detail = "password and recovery code"
+	}
 	if err := s.reportOrFail(c, ev); err != nil {
 		return s.unavailable(c)
 	}
@@ -104,5 +114,36 @@ func (s *Server) codePost(c echo.Context) error {
 	if _, err := s.logins.start(c, acct.ID, []string{"pwd", "otp"}, ACRTwoFactor); err != nil {
 		return err
 	}
+	if left >= 0 {
+		// Tell the user at once, and offer new codes.
+		s.report(c, SecurityEvent{Kind: FactorUsed, Account: acct.ID, Role: acct.Role, Success: true, Detail: "recovery code"})
+		return s.page(c, http.StatusOK, "recovery", pageData{Title: "You used a recovery code", Next: safeNext(p.Next), Left: left})
+	}
 	return c.Redirect(http.StatusSeeOther, safeNext(p.Next))
+}
+
+// newCodes makes a signed-in user new recovery codes (the old ones stop
+// working) and shows them once.
+func (s *Server) newCodes(c echo.Context) error {
+	if !s.checkCSRF(c) {
+		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
+	}
+	ctx := c.Request().Context()
+	login, err := s.logins.current(c)
+	if err != nil {
+		return err
+	}
+	if login == nil {
+		return c.Redirect(http.StatusSeeOther, "/oauth/login")
+	}
+	acct, err := s.accounts.Get(ctx, login.Account)
+	if err != nil || acct.Disabled {
+		return c.Redirect(http.StatusSeeOther, "/oauth/login")
+	}
+	codes, err := s.accounts.NewRecoveryCodes(ctx, acct.Username)
+	if err != nil {
+		return err
+	}
+	s.report(c, SecurityEvent{Kind: FactorEnrolled, Account: acct.ID, Role: acct.Role, Success: true, Detail: "recovery codes"})
+	return s.page(c, http.StatusOK, "recovery", pageData{Title: "Your new recovery codes", Next: safeNext(c.FormValue("next")), Codes: codes})
 }

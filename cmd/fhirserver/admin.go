@@ -169,7 +169,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	storeFlags(fs, &cfg)
 	var username, role, fhirUser string
-	var pwStdin, withTOTP bool
+	var pwStdin, withTOTP, withCodes bool
 	switch sub {
 	case "add":
 		fs.StringVar(&username, "username", "", "username")
@@ -177,6 +177,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 		fs.StringVar(&fhirUser, "fhir-user", "", "Patient/ID, Practitioner/ID or RelatedPerson/ID")
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
 		fs.BoolVar(&withTOTP, "totp", false, "also enroll an authenticator app: prints its otpauth:// URI once")
+		fs.BoolVar(&withCodes, "recovery-codes", false, "also make ten one-time recovery codes: printed once")
 	case "disable":
 		fs.StringVar(&username, "username", "", "username")
 	case "list":
@@ -218,6 +219,13 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 				return err
 			}
 			fmt.Fprintf(out, "authenticator app (shown once; add it to the app, e.g. as a QR code): %s\n", uri)
+		}
+		if withCodes {
+			codes, err := accounts.NewRecoveryCodes(ctx, a.Username)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "recovery codes (shown once; each signs in once):\n  %s\n", strings.Join(codes, "\n  "))
 		}
 	case "list":
 		list, err := accounts.List(ctx)

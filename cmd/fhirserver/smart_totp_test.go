@@ -128,3 +128,47 @@ func TestUserAddWithTOTP(t *testing.T) {
 		t.Errorf("no otpauth URI in:\n%s", out)
 	}
 }
+
+// TestSignInWithARecoveryCode: a recovery code stands in for the app,
+// once; the user is told at once and offered new codes, which replace
+// the old.
+func TestSignInWithARecoveryCode(t *testing.T) {
+	s := startSMART(t)
+	ctx := context.Background()
+	codes, err := s.OAuth.Accounts().NewRecoveryCodes(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t)
+	resp, body := signIn(t, b, s.base+"/oauth/login?next=/oauth/signed-in", "ann", "correct horse battery")
+	if !strings.Contains(body, "Enter your code") {
+		t.Fatalf("after the password: %d\n%s", resp.StatusCode, body)
+	}
+	resp, err = b.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {codes[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	if resp.StatusCode != 200 || !strings.Contains(body, "You have 9 left") {
+		t.Fatalf("after the recovery code: %d\n%s", resp.StatusCode, body)
+	}
+	resp, err = b.PostForm(s.base+"/oauth/recovery-codes", url.Values{"csrf": {pageCSRF(t, body)}, "next": {"/oauth/signed-in"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	if n := strings.Count(body, "<code>"); resp.StatusCode != 200 || n != 10 {
+		t.Fatalf("new codes: %d, %d shown\n%s", resp.StatusCode, n, body)
+	}
+	// The old codes no longer work.
+	b2 := browser(t)
+	_, body = signIn(t, b2, s.base+"/oauth/login?next=/oauth/signed-in", "ann", "correct horse battery")
+	resp, err = b2.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {codes[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an old code after new ones: %d", resp.StatusCode)
+	}
+}
