@@ -146,6 +146,36 @@ func (s *Server) logout(c echo.Context) error {
 	return s.page(c, http.StatusOK, "error", pageData{Title: "You are signed out"})
 }
 
+// logoutEverywhere ends every sign-in session of the account, on every
+// device, and every code and token issued to it: what to do after losing
+// a phone or a laptop.
+func (s *Server) logoutEverywhere(c echo.Context) error {
+	if !s.checkCSRF(c) {
+		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
+	}
+	login, err := s.logins.current(c)
+	if err != nil {
+		return err
+	}
+	if login == nil {
+		return c.Redirect(http.StatusSeeOther, "/oauth/login")
+	}
+	ev := SecurityEvent{Kind: SignOut, Account: login.Account, Detail: "signed out everywhere; every session and token ended"}
+	if acct, err := s.accounts.Get(c.Request().Context(), login.Account); err == nil {
+		ev.Role = acct.Role
+	}
+	if err := s.RevokeAccount(c.Request().Context(), login.Account); err != nil {
+		ev.Detail = "sign out everywhere failed"
+		s.report(c, ev)
+		return err
+	}
+	ev.Success = true
+	s.report(c, ev)
+	setCookie(c, loginCookie, "", -1)
+	return s.page(c, http.StatusOK, "error", pageData{Title: "You are signed out everywhere",
+		Message: "Every device is signed out, and every app you allowed must ask again."})
+}
+
 func (s *Server) signedIn(c echo.Context) error {
 	login, err := s.logins.current(c)
 	if err != nil {

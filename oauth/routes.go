@@ -28,6 +28,7 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.POST("/login/code", s.codePost)
 	o.POST("/recovery-codes", s.newCodes)
 	o.POST("/logout", s.logout)
+	o.POST("/logout-everywhere", s.logoutEverywhere)
 	o.GET("/signed-in", s.signedIn)
 	o.GET("/flow/:id", s.flowStep)
 	o.POST("/flow/:id", s.flowPost)

@@ -385,3 +385,35 @@ func TestOnlineAccessEndsWithTheSession(t *testing.T) {
 		t.Errorf("online_access token after signing out: %d, want 401", status)
 	}
 }
+
+// TestSignOutEverywhere: from one browser, every session of the account
+// and every token its apps hold end at once.
+func TestSignOutEverywhere(t *testing.T) {
+	s := startSMART(t)
+	tok := s.launch(t, "launch/patient offline_access patient/*.rs")
+	other := browser(t)
+	signIn(t, other, s.base+"/oauth/login?next=/oauth/signed-in", "ann", "correct horse battery")
+	b := browser(t)
+	_, body := signIn(t, b, s.base+"/oauth/login?next=/oauth/signed-in", "ann", "correct horse battery")
+	resp, err := b.PostForm(s.base+"/oauth/logout-everywhere", url.Values{"csrf": {pageCSRF(t, body)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	if resp.StatusCode != 200 || !strings.Contains(body, "signed out everywhere") {
+		t.Fatalf("%d\n%s", resp.StatusCode, body)
+	}
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a", tok.AccessToken); status != 401 {
+		t.Errorf("an app's token after signing out everywhere: %d", status)
+	}
+	if status, _, _ := postForm(t, s.Main, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"app"}}, nil); status != 400 {
+		t.Errorf("refresh after signing out everywhere: %d", status)
+	}
+	r, err := other.Get(s.base + "/oauth/signed-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := readAll(t, r); !strings.Contains(page, `action="/oauth/login"`) {
+		t.Errorf("the other browser is still signed in")
+	}
+}
