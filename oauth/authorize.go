@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ type flow struct {
 	Encounter string     `json:"encounter,omitempty"`
 	EHR       bool       `json:"ehr,omitempty"`      // the launch came from an EHR session
 	LaunchBy  string     `json:"launchBy,omitempty"` // account that created the EHR launch
+	Created   time.Time  `json:"created"`            // when the app's request came
 	id        string
 	rev       int64
 }
@@ -62,7 +64,7 @@ func (s *Server) authorize(c echo.Context) error {
 		s.provider.WriteAuthorizeError(ctx, w, ar, err)
 		return nil
 	}
-	f := &flow{Form: r.Form, Client: ar.GetClient().GetID()}
+	f := &flow{Form: r.Form, Client: ar.GetClient().GetID(), Created: s.now().UTC()}
 	if l := r.Form.Get("launch"); l != "" {
 		lc, err := s.loadLaunch(ctx, l)
 		if err != nil || lc.Client != f.Client {
@@ -210,6 +212,12 @@ func (s *Server) signInStep(c echo.Context, j *journey) (bool, error) {
 	client, err := s.clients.Get(ctx, f.Client)
 	if err != nil {
 		return true, s.page(c, http.StatusBadRequest, "error", pageData{Title: "This app is no longer registered"})
+	}
+	if fresh, ok := s.freshEnough(f, login, acct); !ok {
+		return true, s.page(c, http.StatusForbidden, "error", pageData{Title: "This app needs a second factor",
+			Message: "It asks for a sign-in with an authenticator app or a passkey. Set one up with your care team, then try again."})
+	} else if !fresh {
+		return s.toLogin(c, f)
 	}
 	j.login, j.acct, j.client = login, acct, client
 	j.requested = s.offered(acct, strings.Fields(f.Form.Get("scope")))
@@ -439,7 +447,7 @@ func (s *Server) finish(c echo.Context, f *flow, login *Login, acct *Account, gr
 		extra["fhirUser"] = s.base + "/" + sess.FHIRUser
 	}
 	sess.Claims = &jwt.IDTokenClaims{
-		Subject: acct.ID, Issuer: s.issuer, IssuedAt: now, RequestedAt: now, AuthTime: login.AuthTime,
+		Subject: acct.ID, Issuer: s.issuer, IssuedAt: now, RequestedAt: requestedAt(f, now), AuthTime: login.AuthTime,
 		AuthenticationContextClassReference: login.ACR, AuthenticationMethodsReferences: login.AMR,
 		Extra: extra,
 	}
@@ -459,4 +467,46 @@ func (s *Server) loadLaunch(ctx context.Context, id string) (*launchContext, err
 	}
 	var lc launchContext
 	return &lc, json.Unmarshal(r.Data, &lc)
+}
+
+// freshEnough tells whether the sign-in session meets what the app asked
+// for: prompt=login and max_age want a sign-in made after the request
+// (or within max_age seconds of it), acr_values a second factor. fresh
+// false sends the user to sign in again; ok false means signing in again
+// cannot help (the account has no second factor).
+func (s *Server) freshEnough(f *flow, login *Login, acct *Account) (fresh, ok bool) {
+	created := f.Created
+	if created.IsZero() {
+		return true, true
+	}
+	form := f.Form
+	for _, p := range strings.Fields(form.Get("prompt")) {
+		if p == "login" && login.AuthTime.Before(created.Truncate(time.Second)) {
+			return false, true
+		}
+	}
+	if v := form.Get("max_age"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 &&
+			login.AuthTime.Before(created.Truncate(time.Second).Add(-time.Duration(n)*time.Second)) {
+			return false, true
+		}
+	}
+	for _, want := range strings.Fields(form.Get("acr_values")) {
+		if (want == ACRTwoFactor || want == ACRPhishingResistant) && login.ACR == ACRPassword {
+			if !acct.HasSecondFactor() {
+				return true, false
+			}
+			return false, true
+		}
+	}
+	return true, true
+}
+
+// requestedAt is when the app's authorization request came: what
+// prompt=login and max_age are measured against.
+func requestedAt(f *flow, now time.Time) time.Time {
+	if f.Created.IsZero() {
+		return now
+	}
+	return f.Created.Truncate(time.Second)
 }

@@ -172,3 +172,56 @@ func TestSignInWithARecoveryCode(t *testing.T) {
 		t.Errorf("an old code after new ones: %d", resp.StatusCode)
 	}
 }
+
+// TestAuthorizeHonoursPromptMaxAgeAndACR: prompt=login and max_age=0
+// ask for a new sign-in even with a live session; acr_values asking for
+// two factors ask an account with a second factor for it, and refuse one
+// without.
+func TestAuthorizeHonoursPromptMaxAgeAndACR(t *testing.T) {
+	s := startSMART(t)
+	ctx := context.Background()
+	conf := s.oauthConfig("launch/patient openid fhirUser patient/*.rs")
+	verifier := oauth2.GenerateVerifier()
+	url := func(extra ...oauth2.AuthCodeOption) string {
+		return conf.AuthCodeURL("state-12345678", append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier),
+			oauth2.SetAuthURLParam("aud", s.base+"/fhir")}, extra...)...)
+	}
+	b := browser(t)
+	if _, body := signIn(t, b, url(), "ann", "correct horse battery"); !strings.Contains(body, "Allow Test app") {
+		t.Fatal("first sign-in")
+	}
+	for name, u := range map[string]string{
+		"prompt=login": url(oauth2.SetAuthURLParam("prompt", "login")),
+		"max_age=0":    url(oauth2.SetAuthURLParam("max_age", "0")),
+	} {
+		time.Sleep(1100 * time.Millisecond) // the session's sign-in is now in an earlier second than the request
+		r, err := b.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := readAll(t, r); !strings.Contains(page, `action="/oauth/login"`) {
+			t.Errorf("%s with a live session: no new sign-in asked", name)
+		}
+	}
+	// Without any of them, the live session is enough.
+	r, err := b.Get(url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := readAll(t, r); !strings.Contains(page, "Allow Test app") {
+		t.Error("a plain request asked for a new sign-in")
+	}
+
+	acr := oauth2.SetAuthURLParam("acr_values", oauth.ACRTwoFactor)
+	resp, body := signIn(t, browser(t), url(acr), "ann", "correct horse battery")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "needs a second factor") {
+		t.Errorf("acr_values two factors, no second factor: %d", resp.StatusCode)
+	}
+	if _, err := s.OAuth.Accounts().EnrollTOTP(ctx, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	_, body = signIn(t, browser(t), url(acr), "ann", "correct horse battery")
+	if !strings.Contains(body, "Enter your code") {
+		t.Errorf("acr_values two factors, with an app: the code was not asked")
+	}
+}
