@@ -46,6 +46,9 @@ type Config struct {
 	SearchPatients func(ctx context.Context, query url.Values) ([]*fhir.Resource, error)
 	// Demo puts a "not for real patients" banner on every page.
 	Demo bool
+	// StepUpMaxAge is how recent a two-factor sign-in must be for a
+	// sensitive interaction (DefaultStepUpMaxAge when zero).
+	StepUpMaxAge time.Duration
 	// Events receives sign-ins, tokens, revocations and the registries'
 	// changes (nil: nothing is reported).
 	Events SecurityEvents

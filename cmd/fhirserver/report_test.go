@@ -243,7 +243,7 @@ func TestAccessReportAPI(t *testing.T) {
 // nothing from the REST routes beside it.
 func TestAccessReportRouteLeavesOthersAlone(t *testing.T) {
 	s := startSMART(t)
-	tok := s.launch(t, "launch/patient openid fhirUser patient/*.rs").AccessToken
+	tok := s.launchStrong(t, "launch/patient openid fhirUser patient/*.rs").AccessToken // $everything asks for two factors
 	for _, c := range []struct {
 		path   string
 		status int

@@ -159,6 +159,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.OAuth.Register(e, g)
 	g.Use(m.auditRequests) // outside the token check: refusals are recorded too
 	g.Use(m.OAuth.Bearer)
+	g.Use(m.OAuth.StepUp) // a recent two-factor sign-in for sensitive interactions
 	deps.Guard = consent.New(consent.Config{Params: params, Compartment: deps.Compartment, BaseURL: m.Config.FHIRBase()})
 	rest.Register(g, deps)
 	g.GET("/:type/:id/$access-report", m.accessReport) // the patient's access report (report.go)

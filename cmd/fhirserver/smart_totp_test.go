@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"html"
+	"regexp"
 	"net/http"
 	"net/url"
 	"strings"
@@ -223,5 +225,98 @@ func TestAuthorizeHonoursPromptMaxAgeAndACR(t *testing.T) {
 	_, body = signIn(t, browser(t), url(acr), "ann", "correct horse battery")
 	if !strings.Contains(body, "Enter your code") {
 		t.Errorf("acr_values two factors, with an app: the code was not asked")
+	}
+}
+
+// launchStrong runs a standalone launch for ann signing in with two
+// factors (her password and a recovery code), granting every resource
+// scope requested: a token that passes step-up.
+func (s *smartServer) launchStrong(t *testing.T, scopes string) *oauth2.Token {
+	t.Helper()
+	ctx := context.Background()
+	codes, err := s.OAuth.Accounts().NewRecoveryCodes(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := s.oauthConfig(scopes)
+	verifier := oauth2.GenerateVerifier()
+	b := browser(t)
+	_, body := signIn(t, b, conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir")),
+		"ann", "correct horse battery")
+	resp, err := b.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {codes[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	next := regexp.MustCompile(`<a href="([^"]+)">Continue without new codes</a>`).FindStringSubmatch(body)
+	if next == nil {
+		t.Fatalf("after the recovery code:\n%s", body)
+	}
+	resp, err = b.Get(s.base + html.UnescapeString(next[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	var keep []string
+	for _, sc := range strings.Fields(scopes) {
+		if strings.HasPrefix(sc, "patient/") || sc == "offline_access" {
+			keep = append(keep, sc)
+		}
+	}
+	resp, err = b.PostForm(resp.Request.URL.String(), url.Values{"csrf": {pageCSRF(t, body)}, "action": {"grant"}, "scope": keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatalf("no redirect: %d", resp.StatusCode)
+	}
+	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestStepUpForSensitiveInteractions: downloading the whole record, a
+// document, or changing who may see the record asks a password-only
+// token for a recent two-factor sign-in (RFC 9470); a two-factor token
+// passes; backend services are not asked.
+func TestStepUpForSensitiveInteractions(t *testing.T) {
+	s := startSMART(t)
+	weak := s.launch(t, "launch/patient patient/*.cruds").AccessToken
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/Patient/pat-a/$everything", ""},
+		{"GET", "/DocumentReference?patient=pat-a", ""},
+		{"GET", "/Binary/anything", ""},
+		{"POST", "/Consent", `{"resourceType":"Consent"}`},
+	} {
+		req, _ := http.NewRequest(c.method, s.base+"/fhir"+c.path, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer "+weak)
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header.Get("WWW-Authenticate")
+		if resp.StatusCode != 401 || !strings.Contains(h, `error="insufficient_user_authentication"`) ||
+			!strings.Contains(h, `acr_values="`+oauth.ACRTwoFactor+`"`) || !strings.Contains(h, "max_age=") {
+			t.Errorf("%s %s with a password-only token: %d %q", c.method, c.path, resp.StatusCode, h)
+		}
+	}
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a", weak); status != 200 {
+		t.Errorf("an ordinary read with a password-only token: %d", status)
+	}
+	strong := s.launchStrong(t, "launch/patient patient/*.rs").AccessToken
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a/$everything", strong); status != 200 {
+		t.Errorf("$everything with a two-factor token: %d", status)
+	}
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-b/$everything", strong); status != 404 {
+		t.Errorf("another patient's $everything with a two-factor token: %d", status)
+	}
+	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a/$everything", systemToken(t, s.Main)); status != 200 {
+		t.Errorf("$everything by a backend service: %d", status)
 	}
 }
