@@ -26,6 +26,7 @@ type Config struct {
 	OfflineLifetime     time.Duration
 	SessionIdle         time.Duration
 	SessionMax          time.Duration
+	StepUpMaxAge        time.Duration
 	// AuditKeyFile holds the Ed25519 key that signs audit checkpoints,
 	// kept apart from the data ("" means audit-signing.key beside the
 	// embedded store, or in the working directory with MongoDB).
@@ -99,6 +100,7 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.DurationVar(&c.OfflineLifetime, "offline-lifetime", envDuration("FHIR_OFFLINE_LIFETIME", 90*24*time.Hour), "lifetime of offline_access refresh tokens (FHIR_OFFLINE_LIFETIME)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", envDuration("FHIR_SESSION_IDLE", 15*time.Minute), "sign-in sessions end after this long unused (FHIR_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionMax, "session-max", envDuration("FHIR_SESSION_MAX", 12*time.Hour), "sign-in sessions end this long after sign-in (FHIR_SESSION_MAX)")
+	fs.DurationVar(&c.StepUpMaxAge, "step-up-max-age", envDuration("FHIR_STEP_UP_MAX_AGE", 15*time.Minute), "how recent a two-factor sign-in must be for $everything, documents and Consent writes (FHIR_STEP_UP_MAX_AGE)")
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
 	tz := fs.String("timezone", env("FHIR_TIMEZONE", "Local"), "time zone of the after-hours alert and the access report's dates, e.g. America/New_York (FHIR_TIMEZONE)")
@@ -129,6 +131,9 @@ func (c Config) validate() error {
 	}
 	if c.OfflineLifetime < 24*time.Hour {
 		return fmt.Errorf("--offline-lifetime must be at least 24h")
+	}
+	if c.StepUpMaxAge <= 0 {
+		return fmt.Errorf("--step-up-max-age must be positive")
 	}
 	if c.SessionIdle <= 0 || c.SessionMax < c.SessionIdle {
 		return fmt.Errorf("--session-idle must be positive and no longer than --session-max")

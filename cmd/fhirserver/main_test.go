@@ -26,7 +26,7 @@ func startMain(t *testing.T, cfg Config) *Main {
 
 func testConfig(dir string) Config {
 	return Config{Addr: "127.0.0.1:0", BaseURL: "http://localhost:8080", DataDir: dir, MaxBodyBytes: 16 << 20,
-		AccessTokenLifetime: time.Hour, OfflineLifetime: 90 * 24 * time.Hour, SessionIdle: 15 * time.Minute, SessionMax: 12 * time.Hour}
+		AccessTokenLifetime: time.Hour, OfflineLifetime: 90 * 24 * time.Hour, SessionIdle: 15 * time.Minute, SessionMax: 12 * time.Hour, StepUpMaxAge: 15 * time.Minute}
 }
 
 func get(t *testing.T, m *Main, path string) (int, map[string]any) {
