@@ -45,12 +45,8 @@ func (a *Alerts) store(ctx context.Context, al Alert) error {
 		if attempt == 3 {
 			return fmt.Errorf("audit: store alert: %w", err)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := pause(ctx, wait); err != nil {
+			return err
 		}
 		wait *= 2
 	}

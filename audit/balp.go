@@ -290,13 +290,8 @@ func (b *restBuilder) failure(k Kind) *Event {
 
 // base is the part every event of the request shares.
 func (b *restBuilder) base(k Kind) *Event {
-	d := &kinds[k]
-	ev := &Event{}
+	ev := newEvent(k)
 	r := &ev.Resource
-	r.Type = d.typ
-	r.Subtype = append([]models.Coding(nil), d.subtype...)
-	r.Action = ptr(d.action)
-	r.Outcome = ptr(models.AuditEventOutcome0)
 	r.Agent = b.agents(k)
 	r.Source = source(b.a.Server)
 	if k == KindEverything || k == KindExport {

@@ -395,3 +395,16 @@ func foldDisplay(s string) string {
 func newID() string { return eventID() }
 
 func ptr[T any](v T) *T { return &v }
+
+// newEvent starts an event of kind k: its type, subtypes, action and a
+// successful outcome, as the kind's table row says.
+func newEvent(k Kind) *Event {
+	d := &kinds[k]
+	ev := &Event{}
+	r := &ev.Resource
+	r.Type = d.typ
+	r.Subtype = append([]models.Coding(nil), d.subtype...)
+	r.Action = ptr(d.action)
+	r.Outcome = ptr(models.AuditEventOutcome0)
+	return ev
+}

@@ -59,12 +59,8 @@ func SecurityEvent(kind Kind, s SecurityInfo) *Event {
 		return nil
 	}
 	d := &kinds[kind]
-	ev := &Event{}
+	ev := newEvent(kind)
 	r := &ev.Resource
-	r.Type = d.typ
-	r.Subtype = append([]models.Coding(nil), d.subtype...)
-	r.Action = ptr(d.action)
-	r.Outcome = ptr(models.AuditEventOutcome0)
 	if !s.Success || d.failure {
 		r.Outcome = ptr(models.AuditEventOutcome4)
 	}

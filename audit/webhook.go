@@ -35,14 +35,22 @@ func (a *Alerts) post(ctx context.Context, al Alert) error {
 		if err == nil || attempt == webhookAttempts || (errors.As(err, &se) && !se.retry()) {
 			return err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := pause(ctx, wait); err != nil {
+			return err
 		}
 		wait *= 2
+	}
+}
+
+// pause waits d, or less if ctx ends first (then it returns ctx's error).
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
