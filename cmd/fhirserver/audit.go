@@ -57,10 +57,11 @@ func (m *Main) audited(next echo.HandlerFunc, observe bool) echo.HandlerFunc {
 		req := c.Request() // carries the principal the token check found
 		p := fhir.PrincipalFrom(req.Context())
 		entries := trail.Entries()
+		interaction := audit.InteractionOf(req.Method, c.Path())
 		events := audit.RESTEvents(audit.RESTAccess{
 			Principal: p,
 			Method:    req.Method, Route: c.Path(), Path: req.URL.Path, RawQuery: req.URL.RawQuery,
-			Interaction: audit.InteractionOf(req.Method, c.Path()),
+			Interaction: interaction,
 			Type:        c.Param("type"), ID: c.Param("id"),
 			Status:     status,
 			RequestID:  res.Header().Get(echo.HeaderXRequestID),
@@ -77,15 +78,15 @@ func (m *Main) audited(next echo.HandlerFunc, observe bool) echo.HandlerFunc {
 			return c.JSONBlob(http.StatusServiceUnavailable, unavailableOutcome)
 		}
 		if observe {
-			m.Alerts.Observe(accessOf(p, c, status, entries, events))
+			m.Alerts.Observe(accessOf(p, c, interaction, status, entries, events))
 		}
 		return buf.flush()
 	}
 }
 
 // accessOf is what the alert detectors see of one audited request.
-func accessOf(p *fhir.Principal, c echo.Context, status int, entries []fhir.TrailEntry, events []*audit.Event) audit.Access {
-	a := audit.Access{Status: status, RemoteAddr: c.RealIP(), Interaction: audit.InteractionOf(c.Request().Method, c.Path()), Resources: len(entries)}
+func accessOf(p *fhir.Principal, c echo.Context, interaction string, status int, entries []fhir.TrailEntry, events []*audit.Event) audit.Access {
+	a := audit.Access{Status: status, RemoteAddr: c.RealIP(), Interaction: interaction, Resources: len(entries)}
 	if p != nil {
 		a.User, a.Client = p.Subject, p.Client
 		if len(p.Roles) > 0 {
