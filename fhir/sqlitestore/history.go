@@ -29,6 +29,9 @@ func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.History
 		n = DefaultPageSize
 	}
 	n = min(n, MaxPageSize)
+	if fhir.IsLedger(q.Type) {
+		return s.ledgerHistory(ctx, q, n)
+	}
 
 	var b strings.Builder
 	var args []any

@@ -20,7 +20,13 @@ func (s *Store) Read(ctx context.Context, typ, id string) (*fhir.Resource, error
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	res, err := scanOne(s.read.QueryRowContext(ctx, typ, id), typ, id)
+	var res *fhir.Resource
+	var err error
+	if fhir.IsLedger(typ) {
+		res, err = readLedger(ctx, s.queries, typ, id)
+	} else {
+		res, err = scanOne(s.read.QueryRowContext(ctx, typ, id), typ, id)
+	}
 	if err != nil {
 		return nil, s.readErr("read", typ, id, err)
 	}
@@ -32,7 +38,16 @@ func (s *Store) VRead(ctx context.Context, typ, id string, version int) (*fhir.R
 	if s.closed.Load() {
 		return nil, errClosed
 	}
-	res, err := scanOne(s.vread.QueryRowContext(ctx, typ, id, version), typ, id)
+	var res *fhir.Resource
+	var err error
+	switch {
+	case fhir.IsLedger(typ) && version == 1:
+		res, err = readLedger(ctx, s.queries, typ, id)
+	case fhir.IsLedger(typ):
+		err = sql.ErrNoRows
+	default:
+		res, err = scanOne(s.vread.QueryRowContext(ctx, typ, id, version), typ, id)
+	}
 	if err != nil {
 		return nil, s.readErr(fmt.Sprintf("vread version %d of", version), typ, id, err)
 	}

@@ -49,6 +49,17 @@ func ctxErr(ctx context.Context, err error) error {
 }
 
 func search(ctx context.Context, db querier, q fhir.Query) ([]*fhir.Resource, error) {
+	if fhir.IsLedger(q.Type) {
+		b, err := searchLedger(ctx, db, q, false)
+		if err != nil || b == nil {
+			return nil, err
+		}
+		rows, err := db.QueryContext(ctx, b.text.String(), b.args...)
+		if err != nil {
+			return nil, err
+		}
+		return scanAll(rows)
+	}
 	p, err := newPlan(ctx, db, q)
 	if err != nil {
 		return nil, err
@@ -82,11 +93,20 @@ func scanAll(rows *sql.Rows) ([]*fhir.Resource, error) {
 }
 
 func count(ctx context.Context, db querier, q fhir.Query) (int, error) {
-	p, err := newPlan(ctx, db, q)
-	if err != nil {
-		return 0, err
+	var b *sqlBuf
+	if fhir.IsLedger(q.Type) {
+		lb, err := searchLedger(ctx, db, q, true)
+		if err != nil || lb == nil {
+			return 0, err
+		}
+		b = lb
+	} else {
+		p, err := newPlan(ctx, db, q)
+		if err != nil {
+			return 0, err
+		}
+		b = p.sql(true)
 	}
-	b := p.sql(true)
 	rows, err := db.QueryContext(ctx, b.text.String(), b.args...)
 	if err != nil {
 		return 0, err

@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS token (
 	PRIMARY KEY (param, code, type, id, system)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS token_owner ON token (type, id);
-` + indexSchema + recordSchema
+` + indexSchema + recordSchema + ledgerSchema
 
 // Store is the SQLite engine. It is safe for concurrent use.
 type Store struct {

@@ -151,3 +151,7 @@ func TestConnectionSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestContractLedger(t *testing.T) {
+	storetest.RunLedger(t, func(t *testing.T) fhir.Store { return openTemp(t) })
+}

@@ -20,6 +20,7 @@ type writeStmts struct {
 	deleteIx      []*sql.Stmt // one per index table
 	// inserts[t][k-1] inserts k rows into index table t (see insertStmt).
 	inserts [numTables][maxInsertRows]*sql.Stmt
+	ledger  ledgerStmts
 	conn    *sql.Conn
 }
 
@@ -56,7 +57,7 @@ func (w *writeStmts) preparations() []preparation {
 	for i, tab := range indexTables {
 		ps = append(ps, preparation{&w.deleteIx[i], `DELETE FROM ` + tab.name + ` WHERE type = ? AND id = ?`})
 	}
-	return ps
+	return append(ps, w.ledger.preparations()...)
 }
 
 func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
@@ -108,7 +109,13 @@ func (t *tx) Read(typ, id string) (*fhir.Resource, error) {
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	res, err := scanOne(t.s.w.read.QueryRowContext(context.Background(), typ, id), typ, id)
+	var res *fhir.Resource
+	var err error
+	if fhir.IsLedger(typ) {
+		res, err = readLedger(context.Background(), t.s.wconn, typ, id)
+	} else {
+		res, err = scanOne(t.s.w.read.QueryRowContext(context.Background(), typ, id), typ, id)
+	}
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("sqlitestore: read %s/%s: %w", typ, id, fhir.ErrNotFound)
@@ -142,6 +149,9 @@ func (t *tx) Put(res *fhir.Resource) error {
 	}
 	if err := checkIndex(res.Index); err != nil {
 		return fmt.Errorf("sqlitestore: %s: %w", t.what(res), err)
+	}
+	if fhir.IsLedger(res.Type) {
+		return t.putLedger(res)
 	}
 	ctx, w := context.Background(), &t.s.w
 	lu, del := toMicros(res.LastUpdated), 0

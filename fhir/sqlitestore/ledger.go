@@ -1,0 +1,385 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/oncofhir/oncofhir/fhir"
+)
+
+// Ledger types (fhir.IsLedger: AuditEvent) live apart from the general
+// tables: one row each in ledger, and one ledger_key row per search key
+// (fhir.LedgerKeys), ordered by (key, date, seq) so that the entries of
+// one patient or agent come in date order straight from the key. Storing
+// one costs the row, its (type, id) and date index entries and some eight
+// key rows, where a general resource takes a current row, a history copy
+// and an index row with two or three b-tree entries per search value.
+//
+// keys repeats the row's keys (joined by keySep), for a purge to find
+// them. seq is the order stored: it breaks ties between equal dates, and orders
+// history (newest first), as LastUpdated would but for clocks that step
+// back.
+const ledgerSchema = `
+CREATE TABLE IF NOT EXISTS ledger (
+	seq          INTEGER PRIMARY KEY,
+	type         TEXT    NOT NULL,
+	id           TEXT    NOT NULL,
+	low          REAL    NOT NULL,
+	high         REAL    NOT NULL,
+	last_updated INTEGER NOT NULL,
+	method       TEXT    NOT NULL,
+	json         BLOB    NOT NULL,
+	keys         TEXT    NOT NULL,
+	UNIQUE (type, id)
+);
+CREATE INDEX IF NOT EXISTS ledger_date ON ledger (type, low);
+CREATE TABLE IF NOT EXISTS ledger_key (
+	k   TEXT    NOT NULL,
+	low REAL    NOT NULL,
+	seq INTEGER NOT NULL,
+	PRIMARY KEY (k, low, seq)
+) WITHOUT ROWID;
+`
+
+// keySep joins a row's keys: no key holds it (fhir.LedgerKeys).
+const keySep = "\x1e"
+
+const (
+	insertLedgerSQL = `INSERT INTO ledger (type, id, low, high, last_updated, method, json, keys)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING`
+	insertLedgerKeySQL = `INSERT OR IGNORE INTO ledger_key (k, low, seq) VALUES (?, ?, ?)`
+	readLedgerSQL      = `SELECT 1, last_updated, 0, method, json FROM ledger WHERE type = ? AND id = ?`
+	ledgerColumns      = `l.type, l.id, 1, l.last_updated, 0, l.method, l.json`
+)
+
+// ledgerStmts are prepared on the writer connection with the others.
+type ledgerStmts struct {
+	insert, insertKey, read *sql.Stmt
+}
+
+func (l *ledgerStmts) preparations() []preparation {
+	return []preparation{{&l.insert, insertLedgerSQL}, {&l.insertKey, insertLedgerKeySQL}, {&l.read, readLedgerSQL}}
+}
+
+// ledgerDate is the stored date range of res: its date parameter's, else
+// the millisecond of its LastUpdated.
+func ledgerDate(res *fhir.Resource) (keys []string, low, high float64) {
+	keys, low, high, ok := fhir.LedgerKeys(res.Type, res.Index)
+	if !ok {
+		low = float64(res.LastUpdated.UnixMilli())
+		high = low + 1
+	}
+	return keys, low, high
+}
+
+// putLedger stores the first and only version of a ledger resource.
+func (t *tx) putLedger(res *fhir.Resource) error {
+	if res.Version != 1 || res.Deleted || res.JSON == nil {
+		return fhir.Errorf(fhir.CodeNotSupported, "%s is append-only: version %d (deleted %v) cannot be stored",
+			res.Type, res.Version, res.Deleted)
+	}
+	ctx, w := context.Background(), &t.s.w.ledger
+	keys, low, high := ledgerDate(res)
+	r, err := w.insert.ExecContext(ctx, res.Type, res.ID, low, high, toMicros(res.LastUpdated), res.Method, res.JSON,
+		strings.Join(keys, keySep))
+	if err != nil {
+		return t.abort(t.s.fail(t.what(res), err))
+	}
+	if n, err := r.RowsAffected(); err != nil {
+		return t.abort(t.s.fail(t.what(res), err))
+	} else if n == 0 {
+		return t.conflict(res)
+	}
+	seq, err := r.LastInsertId()
+	if err != nil {
+		return t.abort(t.s.fail(t.what(res), err))
+	}
+	for _, k := range keys {
+		if _, err := w.insertKey.ExecContext(ctx, k, low, seq); err != nil {
+			return t.abort(t.s.fail(t.what(res), err))
+		}
+	}
+	return nil
+}
+
+// readLedger reads a ledger resource through st (readLedgerSQL).
+func readLedger(ctx context.Context, db querier, typ, id string) (*fhir.Resource, error) {
+	rows, err := db.QueryContext(ctx, readLedgerSQL, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, sql.ErrNoRows
+	}
+	res := &fhir.Resource{Type: typ, ID: id}
+	var lu int64
+	if err := rows.Scan(&res.Version, &lu, &res.Deleted, &res.Method, &res.JSON); err != nil {
+		return nil, err
+	}
+	res.LastUpdated = fromMicros(lu)
+	return res, rows.Close()
+}
+
+// searchLedger answers a search of a ledger type (see fhir.IsLedger).
+func searchLedger(ctx context.Context, db querier, q fhir.Query, counting bool) (*sqlBuf, error) {
+	lq, err := fhir.CompileLedger(q)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([][]string, 0, len(lq.Keys))
+	for _, alts := range lq.Keys {
+		ks, err := resolveKeys(ctx, db, alts)
+		if err != nil {
+			return nil, err
+		}
+		if len(ks) == 0 { // no entry has any of them
+			return nil, nil
+		}
+		keys = append(keys, ks)
+	}
+	from, to := fhir.LowScan(lq.Dates)
+
+	// The driver: the entries of one reference key (a patient, an agent)
+	// in date order, else the date index when the dates bound it, else a
+	// token key, else the date index whole.
+	driver := -1
+	for i, ks := range keys {
+		if strings.Count(ks[0], "\x1f") == 2 && (driver < 0 || len(ks) < len(keys[driver])) {
+			driver = i
+		}
+	}
+	bounded := !math.IsInf(from, -1) || !math.IsInf(to, 1)
+	if driver < 0 && !bounded && len(lq.IDs) == 0 {
+		for i, ks := range keys {
+			if driver < 0 || len(ks) < len(keys[driver]) {
+				driver = i
+			}
+		}
+	}
+
+	b := &sqlBuf{}
+	cols := ledgerColumns
+	if counting {
+		cols = "count(*)"
+	}
+	order := "l.low, l.seq"
+	if driver >= 0 {
+		b.add("SELECT "+cols+" FROM ledger_key d CROSS JOIN ledger l ON l.seq = d.seq WHERE d.k IN ("+marks(len(keys[driver]))+")",
+			anys(keys[driver])...)
+		b.add(" AND l.type = ?", q.Type)
+		lowBounds(b, "d", from, to)
+		if len(keys[driver]) == 1 {
+			order = "d.low, d.seq"
+		}
+	} else {
+		b.add("SELECT "+cols+" FROM ledger l WHERE l.type = ?", q.Type)
+		lowBounds(b, "l", from, to)
+	}
+	if len(lq.IDs) > 0 {
+		b.add(" AND l.id IN ("+marks(len(lq.IDs))+")", anys(lq.IDs)...)
+	}
+	for i, ks := range keys {
+		if i == driver {
+			continue
+		}
+		b.add(" AND EXISTS (SELECT 1 FROM ledger_key x WHERE x.k IN ("+marks(len(ks))+") AND x.low = l.low AND x.seq = l.seq)", anys(ks)...)
+	}
+	for _, alts := range lq.Dates {
+		var arms []*sqlBuf
+		for _, v := range alts {
+			fs, err := rangeArm("l", v.Prefix, v.Low, v.High, v.Approx)
+			if err != nil {
+				return nil, err
+			}
+			arms = append(arms, fs...)
+		}
+		b.add(" AND ").addBuf(or(arms))
+	}
+	if counting {
+		return b, nil
+	}
+	if lq.Desc {
+		order = strings.ReplaceAll(order, ",", " DESC,") + " DESC"
+	}
+	b.add(" ORDER BY " + order)
+	limit := -1
+	if lq.Limit > 0 {
+		limit = lq.Limit
+	}
+	b.add(" LIMIT ? OFFSET ?", limit, max(lq.Offset, 0))
+	return b, nil
+}
+
+// lowBounds limits the scan of alias's low column to [from, to).
+func lowBounds(b *sqlBuf, alias string, from, to float64) {
+	if !math.IsInf(from, -1) {
+		b.add(" AND "+alias+".low >= ?", from)
+	}
+	if !math.IsInf(to, 1) {
+		b.add(" AND "+alias+".low < ?", to)
+	}
+}
+
+// resolveKeys turns the alternatives of a key criterion into the keys
+// stored: a prefix (a code under any system) becomes each distinct key
+// that starts with it, found by seeking from key to key rather than
+// reading every entry under the prefix.
+func resolveKeys(ctx context.Context, db querier, alts []fhir.LedgerMatch) ([]string, error) {
+	var out []string
+	for _, m := range alts {
+		if !m.Prefix {
+			out = append(out, m.Key)
+			continue
+		}
+		after, inclusive := m.Key, true
+		for range 64 { // a code is under a few systems at most
+			op := ">"
+			if inclusive {
+				op = ">="
+			}
+			var k string
+			rows, err := db.QueryContext(ctx, `SELECT k FROM ledger_key WHERE k `+op+` ? ORDER BY k LIMIT 1`, after)
+			if err != nil {
+				return nil, err
+			}
+			found := rows.Next()
+			if found {
+				err = rows.Scan(&k)
+			}
+			if cerr := rows.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, err
+			}
+			if !found || !strings.HasPrefix(k, m.Key) {
+				break
+			}
+			out = append(out, k)
+			after, inclusive = k, false
+		}
+	}
+	return out, nil
+}
+
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// ledgerHistory is History for a ledger type: newest first in the order
+// stored, the cursor being the seq of a page's last entry.
+func (s *Store) ledgerHistory(ctx context.Context, q fhir.HistoryQuery, n int) (*fhir.HistoryPage, error) {
+	b := frag(`SELECT `+ledgerColumns+`, l.seq FROM ledger l WHERE l.type = ?`, q.Type)
+	if q.ID != "" {
+		b.add(` AND l.id = ?`, q.ID)
+	}
+	if q.Cursor != "" {
+		_, seq, ok := decodeCursor(q.Cursor)
+		if !ok {
+			return nil, fhir.Errorf(fhir.CodeInvalid, "invalid history page cursor")
+		}
+		b.add(` AND l.seq < ?`, seq)
+	}
+	if !q.Since.IsZero() {
+		b.add(` AND l.last_updated >= ?`, ceilMicros(q.Since))
+	}
+	// Each entry is current from its LastUpdated on: it was current in
+	// [AtStart, AtEnd) when written before AtEnd.
+	if !q.AtEnd.IsZero() {
+		b.add(` AND l.last_updated < ?`, ceilMicros(q.AtEnd))
+	}
+	b.add(` ORDER BY l.seq DESC LIMIT ?`, n+1)
+	rows, err := s.queries.QueryContext(ctx, b.text.String(), b.args...)
+	if err != nil {
+		return nil, s.fail("history", err)
+	}
+	defer rows.Close()
+	page := &fhir.HistoryPage{Entries: make([]*fhir.Resource, 0, min(n, 64))}
+	var seq int64
+	for rows.Next() {
+		if len(page.Entries) == n {
+			page.Next = encodeCursor(0, seq)
+			break
+		}
+		res, err := scanFull(rows, &seq)
+		if err != nil {
+			return nil, s.fail("history", err)
+		}
+		page.Entries = append(page.Entries, res)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("history", err)
+	}
+	return page, nil
+}
+
+// PurgeLedger deletes the ledger entries of typ named by ids, with their
+// keys (fhir.LedgerPurger), a few hundred to a unit of work.
+func (s *Store) PurgeLedger(ctx context.Context, typ string, ids []string) (int, error) {
+	if !fhir.IsLedger(typ) {
+		return 0, fmt.Errorf("sqlitestore: purge: %s is not a ledger type", typ)
+	}
+	total := 0
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		deleted := 0
+		err := s.Write(ctx, func(fhir.Tx) error {
+			deleted = 0 // a unit may run again
+			args := append([]any{typ}, anys(chunk)...)
+			rows, err := s.wconn.QueryContext(ctx, `DELETE FROM ledger WHERE type = ? AND id IN (`+marks(len(chunk))+`)
+				RETURNING seq, low, keys`, args...)
+			if err != nil {
+				return err
+			}
+			type gone struct {
+				seq  int64
+				low  float64
+				keys string
+			}
+			var all []gone
+			for rows.Next() {
+				var g gone
+				if err := rows.Scan(&g.seq, &g.low, &g.keys); err != nil {
+					rows.Close()
+					return err
+				}
+				all = append(all, g)
+			}
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				return err
+			}
+			for _, g := range all {
+				for _, k := range strings.Split(g.keys, keySep) {
+					if k == "" {
+						continue
+					}
+					if _, err := s.wconn.ExecContext(ctx, `DELETE FROM ledger_key WHERE k = ? AND low = ? AND seq = ?`, k, g.low, g.seq); err != nil {
+						return err
+					}
+				}
+			}
+			deleted = len(all)
+			return nil
+		})
+		if err != nil {
+			return total, s.fail("purge", err)
+		}
+		total += deleted
+	}
+	return total, nil
+}
