@@ -187,6 +187,11 @@ func (s *Server) toLogin(c echo.Context, f *flow) (bool, error) {
 	return true, c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape("/oauth/flow/"+f.id))
 }
 
+// toPasskey sends the browser to sign in again, asking for a passkey.
+func (s *Server) toPasskey(c echo.Context, f *flow) (bool, error) {
+	return true, c.Redirect(http.StatusSeeOther, "/oauth/login?passkey=1&next="+url.QueryEscape("/oauth/flow/"+f.id))
+}
+
 // signInStep needs a live sign-in session of an active account, the same
 // account all along the flow.
 func (s *Server) signInStep(c echo.Context, j *journey) (bool, error) {
@@ -213,10 +218,28 @@ func (s *Server) signInStep(c echo.Context, j *journey) (bool, error) {
 	if err != nil {
 		return true, s.page(c, http.StatusBadRequest, "error", pageData{Title: "This app is no longer registered"})
 	}
-	if fresh, ok := s.freshEnough(f, login, acct); !ok {
+	var passkey *bool // whether the account has a passkey, asked once if needed
+	hasPasskey := func() bool {
+		if passkey == nil {
+			has, err := s.passkeys.has(ctx, acct.ID)
+			passkey = &has
+			if err != nil {
+				s.log.Error("oauth: passkeys not readable", "err", err)
+			}
+		}
+		return *passkey
+	}
+	if fresh, ok := s.freshEnough(f, login, acct, hasPasskey); !ok {
 		return true, s.page(c, http.StatusForbidden, "error", pageData{Title: "This app needs a second factor",
 			Message: "It asks for a sign-in with an authenticator app or a passkey. Set one up with your care team, then try again."})
 	} else if !fresh {
+		// Asked for a passkey, or for two factors by an account whose
+		// only second factor is a passkey: say so on the sign-in page.
+		acr := strings.Fields(f.Form.Get("acr_values"))
+		if login.ACR != ACRPhishingResistant && hasPasskey() && (contains(acr, ACRPhishingResistant) ||
+			(contains(acr, ACRTwoFactor) && login.ACR == ACRPassword && !acct.HasSecondFactor())) {
+			return s.toPasskey(c, f)
+		}
 		return s.toLogin(c, f)
 	}
 	j.login, j.acct, j.client = login, acct, client
@@ -471,10 +494,13 @@ func (s *Server) loadLaunch(ctx context.Context, id string) (*launchContext, err
 
 // freshEnough tells whether the sign-in session meets what the app asked
 // for: prompt=login and max_age want a sign-in made after the request
-// (or within max_age seconds of it), acr_values a second factor. fresh
-// false sends the user to sign in again; ok false means signing in again
-// cannot help (the account has no second factor).
-func (s *Server) freshEnough(f *flow, login *Login, acct *Account) (fresh, ok bool) {
+// (or within max_age seconds of it), acr_values a second factor or a
+// passkey. A passkey sign-in is both: phishing-resistant, and two
+// factors in one (the device, unlocked by the user). An account without
+// a passkey asked for one is asked for two factors, the strongest it
+// has. fresh false sends the user to sign in again; ok false means
+// signing in again cannot help (the account has no second factor).
+func (s *Server) freshEnough(f *flow, login *Login, acct *Account, hasPasskey func() bool) (fresh, ok bool) {
 	created := f.Created
 	if created.IsZero() {
 		return true, true
@@ -492,8 +518,11 @@ func (s *Server) freshEnough(f *flow, login *Login, acct *Account) (fresh, ok bo
 		}
 	}
 	for _, want := range strings.Fields(form.Get("acr_values")) {
+		if want == ACRPhishingResistant && login.ACR != ACRPhishingResistant && hasPasskey() {
+			return false, true
+		}
 		if (want == ACRTwoFactor || want == ACRPhishingResistant) && login.ACR == ACRPassword {
-			if !acct.HasSecondFactor() {
+			if !acct.HasSecondFactor() && !hasPasskey() {
 				return true, false
 			}
 			return false, true

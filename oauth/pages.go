@@ -20,6 +20,20 @@ import (
 //go:embed pages/*.html
 var pageFiles embed.FS
 
+// passkeyJS is the one script the pages load: the passkey ceremonies
+// (navigator.credentials.create and get), served from this server.
+//
+//go:embed pages/passkey.js
+var passkeyJS []byte
+
+// Content-Security-Policy of the pages: no script at all, or on the
+// pages with passkey buttons only this server's script file (never
+// inline) and requests back to this server.
+const (
+	cspNoScript = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	cspScript   = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
 func parsePages() *template.Template {
 	return template.Must(template.New("pages").ParseFS(pageFiles, "pages/*.html"))
 }
@@ -42,6 +56,14 @@ type pageData struct {
 	Left                  int           // recovery codes left
 	Codes                 []string      // new recovery codes, shown once
 	Report                *accessReport // the access report page
+	// Passkeys: whether the server offers them, the page's script, the
+	// account's passkeys, a sign-in recent enough to change them, and a
+	// sign-in page asked for a passkey (step-up).
+	PasskeysOn, Script, Fresh bool
+	PasskeyNeeded             bool
+	Passkeys                  []passkeyRow
+	Notice                    string // a plain-language confirmation (role=status)
+	ErrorFor                  string // the id of the field Error is about
 }
 
 type launchForm struct{ Client, Patient, Encounter string }
@@ -51,9 +73,12 @@ type choice struct{ Scope, Text string }
 type patientChoice struct{ ID, Name, BirthDate string }
 
 // page renders a template with the headers every page carries: no
-// caching, no framing, no script at all.
+// caching, no framing, no script but the passkey pages' own file.
 func (s *Server) page(c echo.Context, status int, name string, d pageData) error {
 	d.Demo = s.cfg.Demo
+	if name == "login" {
+		d = s.loginData(d)
+	}
 	if d.CSRF == "" {
 		d.CSRF = s.csrfToken(c)
 	}
@@ -63,7 +88,11 @@ func (s *Server) page(c echo.Context, status int, name string, d pageData) error
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	if d.Script {
+		h.Set("Content-Security-Policy", cspScript)
+	} else {
+		h.Set("Content-Security-Policy", cspNoScript)
+	}
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	return c.HTMLBlob(status, buf.Bytes())
@@ -78,7 +107,23 @@ func safeNext(next string) string {
 }
 
 func (s *Server) loginPage(c echo.Context) error {
-	return s.page(c, http.StatusOK, "login", pageData{Title: "Sign in", Next: safeNext(c.QueryParam("next"))})
+	return s.page(c, http.StatusOK, "login", pageData{Title: "Sign in", Next: safeNext(c.QueryParam("next")),
+		PasskeyNeeded: c.QueryParam("passkey") == "1"})
+}
+
+// loginData adds the passkey button to every sign-in page when the
+// server offers passkeys.
+func (s *Server) loginData(d pageData) pageData {
+	d.PasskeysOn, d.Script = s.rp != nil, s.rp != nil
+	return d
+}
+
+// passkeyScript serves the pages' script.
+func (s *Server) passkeyScript(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-cache")
+	return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", passkeyJS)
 }
 
 // loginPost checks the password. Every failure reads the same, whatever

@@ -35,4 +35,14 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.GET("/ehr-launch", s.ehrLaunchPage)
 	o.POST("/ehr-launch", s.ehrLaunch)
 	o.GET("/access-report", s.accessReportPage)
+
+	o.GET("/passkey.js", s.passkeyScript)
+	o.POST("/passkey/login/options", s.passkeyLoginOptions)
+	o.POST("/passkey/login", s.passkeyLogin)
+	o.GET("/passkeys", s.passkeysPage)
+	o.POST("/passkeys", s.passkeysNoScript)
+	o.POST("/passkeys/options", s.passkeyRegisterOptions)
+	o.POST("/passkeys/register", s.passkeyRegister)
+	o.POST("/passkeys/rename", s.passkeyRename)
+	o.POST("/passkeys/remove", s.passkeyRemove)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/token/hmac"
@@ -80,6 +81,10 @@ type Server struct {
 	csrfKey  []byte
 	pages    *template.Template
 	origins  *originCache
+	// rp is the WebAuthn relying party (nil: passkeys are off, the base
+	// URL's host cannot be an RP ID); passkeys their registry.
+	rp       *webauthn.WebAuthn
+	passkeys passkeys
 }
 
 // New builds the server; it creates the first signing key and the token
@@ -127,6 +132,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.accounts = Accounts{Records: cfg.Records, Now: cfg.Now, Revoke: s.RevokeAccount, Events: cfg.Events, Logger: cfg.Logger}
 	s.origins = &originCache{clients: s.clients, now: cfg.Now}
+	s.passkeys = passkeys{rec: cfg.Records}
+	if rp, err := newRelyingParty(root); err != nil {
+		s.log.Warn("passkeys are off: the base URL's host cannot be a WebAuthn RP ID (use a host name, such as localhost)", "err", err)
+	} else {
+		s.rp = rp
+	}
 	if err := s.keys.Ensure(ctx); err != nil {
 		return nil, err
 	}
