@@ -37,13 +37,18 @@ const CheckpointKind = "audit.checkpoint"
 
 // Statement is what a checkpoint signs. The signed bytes are its
 // encoding/json encoding, members in this order and no whitespace:
-// {"chain":"…","closed":false,"hash":"…","seq":N,"time":"…"}.
+// {"chain":"…","closed":false,"hash":"…","seq":N,"time":"…"}, and
+// ,"purged":"…" before the closing brace in a purge statement.
 type Statement struct {
 	Chain  string `json:"chain"`
 	Closed bool   `json:"closed"` // the Recorder closed the chain: no event follows seq
 	Hash   string `json:"hash"`   // hash of the event at Seq (ZeroHash at seq 0)
 	Seq    int64  `json:"seq"`
 	Time   string `json:"time"` // when it was signed, as meta.lastUpdated is written
+	// Purged, in a purge statement only (see Purge), is the instant
+	// before which the chain's events were recorded that were deleted,
+	// through Seq, once the retention period had passed.
+	Purged string `json:"purged,omitempty"`
 }
 
 // Bytes are the signed bytes of the statement.

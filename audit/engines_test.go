@@ -31,17 +31,18 @@ type backend interface {
 	fhir.Records
 }
 
-// engine opens a fresh store and can erase AuditEvents behind its back,
-// as someone with access to the database (not the API) could: no
-// deletion version is left.
+// engine opens a fresh store and can change AuditEvents behind its back,
+// as someone with access to the database (not the API) could: erase
+// removes them, modify replaces their JSON.
 type engine struct {
-	name  string
-	open  func(t testing.TB) backend
-	erase func(t testing.TB, ids ...string)
+	name   string
+	open   func(t testing.TB) backend
+	erase  func(t testing.TB, ids ...string)
+	modify func(t testing.TB, id string, js []byte)
 }
 
 // engines returns the embedded engine and MongoDB (FerretDB in process).
-// Each engine's erase works on the store its open made last.
+// Each engine's erase and modify work on the store its open made last.
 func engines() []*engine {
 	sqlite := &engine{name: "sqlite"}
 	var sqliteDir string
@@ -54,24 +55,30 @@ func engines() []*engine {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	sqlite.erase = func(t testing.TB, ids ...string) {
+	sqliteExec := func(t testing.TB, query string, args ...any) {
 		db, err := sql.Open("sqlite", filepath.Join(sqliteDir, sqlitestore.FileName)+"?_pragma=busy_timeout(10000)")
 		if err != nil {
 			t.Fatalf("open database: %v", err)
 		}
 		defer db.Close()
-		for _, id := range ids {
-			for _, table := range []string{"history", "resource"} {
-				if _, err := db.Exec(`DELETE FROM `+table+` WHERE type = 'AuditEvent' AND id = ?`, id); err != nil {
-					t.Fatalf("erase %s: %v", id, err)
-				}
-			}
+		if r, err := db.Exec(query, args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		} else if n, _ := r.RowsAffected(); n != 1 {
+			t.Fatalf("%s %v: %d rows changed", query, args, n)
 		}
 	}
+	sqlite.erase = func(t testing.TB, ids ...string) {
+		for _, id := range ids {
+			sqliteExec(t, `DELETE FROM ledger WHERE type = 'AuditEvent' AND id = ?`, id)
+		}
+	}
+	sqlite.modify = func(t testing.TB, id string, js []byte) {
+		sqliteExec(t, `UPDATE ledger SET json = ? WHERE type = 'AuditEvent' AND id = ?`, js, id)
+	}
 
-	mongo := &engine{name: "mongo"}
+	mg := &engine{name: "mongo"}
 	var mongoURI string
-	mongo.open = func(t testing.TB) backend {
+	mg.open = func(t testing.TB) backend {
 		mongoURI = ferrettest.Start(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -82,11 +89,28 @@ func engines() []*engine {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	mongo.erase = func(t testing.TB, ids ...string) { eraseMongo(t, mongoURI, ids) }
-	return []*engine{sqlite, mongo}
+	mg.erase = func(t testing.TB, ids ...string) {
+		withLedger(t, mongoURI, func(ctx context.Context, c *mongo.Collection) {
+			filter := bson.D{{Key: "type", Value: "AuditEvent"}, {Key: "id", Value: bson.D{{Key: "$in", Value: ids}}}}
+			if r, err := c.DeleteMany(ctx, filter); err != nil || r.DeletedCount != int64(len(ids)) {
+				t.Fatalf("erase %v: %v (%+v)", ids, err, r)
+			}
+		})
+	}
+	mg.modify = func(t testing.TB, id string, js []byte) {
+		withLedger(t, mongoURI, func(ctx context.Context, c *mongo.Collection) {
+			filter := bson.D{{Key: "type", Value: "AuditEvent"}, {Key: "id", Value: id}}
+			r, err := c.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "json", Value: js}}}})
+			if err != nil || r.MatchedCount != 1 {
+				t.Fatalf("modify %s: %v (%+v)", id, err, r)
+			}
+		})
+	}
+	return []*engine{sqlite, mg}
 }
 
-func eraseMongo(t testing.TB, uri string, ids []string) {
+// withLedger calls fn with the ledger collection of the database at uri.
+func withLedger(t testing.TB, uri string, fn func(context.Context, *mongo.Collection)) {
 	u, err := url.Parse(uri)
 	if err != nil {
 		t.Fatalf("parse %s: %v", uri, err)
@@ -97,13 +121,7 @@ func eraseMongo(t testing.TB, uri string, ids []string) {
 		t.Fatalf("connect: %v", err)
 	}
 	defer c.Disconnect(ctx)
-	db := c.Database(strings.TrimPrefix(u.Path, "/"))
-	filter := bson.D{{Key: "type", Value: "AuditEvent"}, {Key: "id", Value: bson.D{{Key: "$in", Value: ids}}}}
-	for _, coll := range []string{"history", "resources"} {
-		if _, err := db.Collection(coll).DeleteMany(ctx, filter); err != nil {
-			t.Fatalf("erase from %s: %v", coll, err)
-		}
-	}
+	fn(ctx, c.Database(strings.TrimPrefix(u.Path, "/")).Collection("ledger"))
 }
 
 // eachEngine runs f as a subtest on every engine.

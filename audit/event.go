@@ -14,7 +14,8 @@ type Event struct {
 	Resource models.AuditEvent
 	// Index are the event's search index entries, built with it (the same
 	// entries the R4 AuditEvent SearchParameters would extract), so that
-	// recording costs no FHIRPath evaluation.
+	// recording costs no FHIRPath evaluation. When nil, the Recorder
+	// builds them with IndexOf.
 	Index []fhir.IndexEntry
 	// Patients are the patients the event is about ("" none): what the
 	// access report and the detectors look at.

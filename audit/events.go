@@ -46,6 +46,7 @@ import (
 //	key-rotated           DCM#110113 Security Alert      DCM#110129 Security Configuration        U
 //	key-retired           DCM#110113 Security Alert      DCM#110129 Security Configuration        D
 //	launch-created        DCM#110100 Application Activity (local only)                            C
+//	audit-purged          DCM#110113 Security Alert      (local only)                             D
 //
 // Refusals keep the interaction's type, subtype and action (as BALP
 // records failures) and set the outcome and a fixed outcomeDesc:
@@ -106,6 +107,7 @@ const (
 	KindKeyRetired
 	KindLaunchCreated
 	KindAccessReportViewed
+	KindAuditPurged
 	kindEnd
 )
 
@@ -220,6 +222,8 @@ var kinds = [kindEnd]kindDef{
 	KindLaunchCreated:       {name: "launch-created", typ: typeAppAct, action: models.AuditEventActionC},
 	// A patient or caregiver read the record's access report page.
 	KindAccessReportViewed: {name: "access-report-viewed", typ: typeREST, subtype: cs(rest("read")), action: models.AuditEventActionR},
+	// AuditEvents older than the retention period were deleted.
+	KindAuditPurged: {name: "audit-purged", typ: typeAlert, action: models.AuditEventActionD},
 }
 
 func init() {

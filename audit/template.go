@@ -182,6 +182,9 @@ func (m *markers) prepare(ev *Event) (*prepared, error) {
 	kept[ext].start, kept[ext].end = start, len(buf)
 
 	p := &prepared{id: id, index: ev.Index}
+	if p.index == nil { // not built by a builder: index it here
+		p.index = IndexOf(&res)
+	}
 	canon := writeObject(nil, kept, buf) // sorts kept
 	if p.canon, err = m.cut(canon, slotChain, slotSeq, slotPrev, slotHash); err != nil {
 		return nil, err

@@ -206,6 +206,9 @@ func (v *verifier) loadCheckpoints(ctx context.Context, rec fhir.Records, export
 		if st.Closed && (c.closedAt < 0 || st.Seq < c.closedAt) {
 			c.closedAt = st.Seq
 		}
+		if st.Purged != "" {
+			c.purged = max(c.purged, st.Seq)
+		}
 		if k := string(st.Bytes()); !counted[k] {
 			counted[k] = true
 			v.checkpoints++

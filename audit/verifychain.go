@@ -39,6 +39,7 @@ type chainCheck struct {
 	cps       map[int64]string // signed checkpoints: seq → hash
 	cpMax     int64            // highest checkpointed seq, -1 for none
 	closedAt  int64            // seq of the closing checkpoint, -1 for none
+	purged    int64            // seq through which a signed purge deleted the events, 0 for none
 	accounted map[int64]bool   // seqs of deleted events, already reported
 	dups      map[int64]bool   // seqs seen more than once
 	tentative []tentative
@@ -94,6 +95,11 @@ func (c *chainCheck) add(v *verifier, l chainLink, h, id string) {
 		if l.Prev != ZeroHash {
 			c.tent(Problem{Kind: Modified, Chain: l.Chain, Seq: s, ID: id, Detail: "the first event's prev is not ZeroHash"}, s, s)
 		}
+	} else if h, ok := c.cps[s-1]; ok && s-1 == c.purged && !c.seen.has(s-1) {
+		if l.Prev != h {
+			c.tent(Problem{Kind: Modified, Chain: l.Chain, Seq: s, ID: id,
+				Detail: fmt.Sprintf("its prev does not match the hash the purge statement signed for seq %d", s-1)}, s, s)
+		}
 	} else if p, ok := c.open[s-1]; ok {
 		if l.Prev != p.hash {
 			c.tent(brokenLink(l.Chain, s, id, p.id), s-1, s)
@@ -130,11 +136,12 @@ func (c *chainCheck) tent(p Problem, a, b int64) {
 	c.tentative = append(c.tentative, tentative{p, [2]int64{a, b}})
 }
 
-// gaps reports the seqs neither seen nor accounted for, up to the last
-// event or the last signed checkpoint, whichever is further.
+// gaps reports the seqs neither seen nor accounted for, after those a
+// signed purge deleted, up to the last event or the last signed
+// checkpoint, whichever is further.
 func (c *chainCheck) gaps(v *verifier, chain string) {
 	limit := max(c.max, c.cpMax)
-	for s := int64(1); s <= limit; s++ {
+	for s := c.purged + 1; s <= limit; s++ {
 		if c.seen.has(s) || c.accounted[s] {
 			continue
 		}
