@@ -64,6 +64,10 @@ type pageData struct {
 	Passkeys                  []passkeyRow
 	Notice                    string // a plain-language confirmation (role=status)
 	ErrorFor                  string // the id of the field Error is about
+	// FormTarget is an origin the page's form may end up at besides this
+	// server (the app's redirect URI, after the authorization page):
+	// browsers apply form-action to the redirects after a form, too.
+	FormTarget string
 }
 
 type launchForm struct{ Client, Patient, Encounter string }
@@ -88,14 +92,28 @@ func (s *Server) page(c echo.Context, status int, name string, d pageData) error
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
+	csp := cspNoScript
 	if d.Script {
-		h.Set("Content-Security-Policy", cspScript)
-	} else {
-		h.Set("Content-Security-Policy", cspNoScript)
+		csp = cspScript
 	}
+	if d.FormTarget != "" {
+		csp = strings.Replace(csp, "form-action 'self'", "form-action 'self' "+d.FormTarget, 1)
+	}
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// cspOrigin is the scheme://host[:port] of a URL as a CSP source, or ""
+// when it has none or holds a character a source may not.
+func cspOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		strings.ContainsAny(u.Host, " ;,'\"\\") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // safeNext keeps a post-login destination on this server's OAuth pages.
@@ -235,7 +253,8 @@ func (s *Server) signedIn(c echo.Context) error {
 // consentPage is the authorization page: what each scope lets the app
 // do, in plain words, with a box to untick for each.
 func (s *Server) consentPage(c echo.Context, f *flow, client *Client, requested []string) error {
-	d := pageData{Title: "Allow " + appName(client) + "?", AppName: appName(client), ThirdParty: !client.Provider, Flow: f.id}
+	d := pageData{Title: "Allow " + appName(client) + "?", AppName: appName(client), ThirdParty: !client.Provider, Flow: f.id,
+		FormTarget: cspOrigin(f.Form.Get("redirect_uri"))}
 	for _, raw := range requested {
 		sc, err := scope.Parse(raw)
 		if err != nil {

@@ -26,3 +26,23 @@ func TestSafeNext(t *testing.T) {
 		})
 	}
 }
+
+// TestCSPOrigin: the authorization page lets its form end at the app's
+// redirect URI (browsers check form-action on the redirect that follows
+// a form), and only there: the origin alone, nothing that could change
+// the policy.
+func TestCSPOrigin(t *testing.T) {
+	for _, c := range []struct{ name, uri, want string }{
+		{"an app's redirect URI → its origin", "https://app.example:8443/cb?x=1", "https://app.example:8443"},
+		{"a localhost app", "http://localhost:8000/callback", "http://localhost:8000"},
+		{"a custom scheme → nothing", "com.example.app:/cb", ""},
+		{"a policy injection → nothing", "https://a.example;script-src%20*/cb", ""},
+		{"no URI → nothing", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := cspOrigin(c.uri); got != c.want {
+				t.Errorf("cspOrigin(%q) = %q, want %q", c.uri, got, c.want)
+			}
+		})
+	}
+}
