@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,11 +174,15 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Fatalf("no AuditEvent stored: %v", err)
 	}
 	ev := found[0]
-	edited := strings.Replace(string(ev.JSON), `"recorded":"`, `"recorded":"1`, 1)
-	err = st.Write(context.Background(), func(tx fhir.Tx) error {
-		return tx.Put(&fhir.Resource{Type: "AuditEvent", ID: ev.ID, Version: ev.Version + 1, LastUpdated: time.Now().UTC(), JSON: []byte(edited)})
-	})
 	st.Close()
+	// Edited in the database, as the API cannot.
+	edited := strings.Replace(string(ev.JSON), `"recorded":"`, `"recorded":"1`, 1)
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlitestore.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`UPDATE ledger SET json = ? WHERE type = 'AuditEvent' AND id = ?`, edited, ev.ID)
+	db.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +192,91 @@ func TestAuditVerifyCommand(t *testing.T) {
 	}
 	if out, err := cli(t, "", "audit", "checkpoints", "--data", dir); err != nil || !strings.Contains(out, `"signature"`) {
 		t.Errorf("checkpoints export: %v\n%s", err, out)
+	}
+}
+
+// TestAuditPurgeCommand: events past the retention period go, the
+// others stay, the trail still verifies, and the purge is itself audited.
+func TestAuditPurgeCommand(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlitestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := audit.LoadOrCreateKey(filepath.Join(dir, "audit-signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := audit.NewRecorder(context.Background(), audit.Config{Store: st, Records: st, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i, at := range []time.Time{now.AddDate(-9, 0, 0), now.AddDate(-7, 0, 0), now.AddDate(-6, 0, -2), now.AddDate(-5, -11, 0), now} {
+		ev := audit.SecurityEvent(audit.KindSignIn, audit.SecurityInfo{Account: fmt.Sprintf("u%d", i), Success: true, Time: at, Detail: "password"})
+		if err := rec.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	if out, err := cli(t, "", "audit", "purge", "--data", dir, "--audit-retention", "5y"); err == nil || !strings.Contains(err.Error(), "at least 6 years") {
+		t.Errorf("a retention of 5 years: %v\n%s", err, out)
+	}
+	out, err := cli(t, "", "audit", "purge", "--data", dir)
+	if err != nil || !strings.Contains(out, "deleted 3 audit events") {
+		t.Fatalf("purge: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "", "audit", "verify", "--data", dir); err != nil {
+		t.Fatalf("after the purge: %v\n%s", err, out)
+	}
+	if out, err := cli(t, "", "audit", "purge", "--data", dir, "--audit-retention", "10y"); err != nil || !strings.Contains(out, "deleted 0") {
+		t.Errorf("a longer retention: %v\n%s", err, out)
+	}
+
+	st, err = sqlitestore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	left, err := st.Search(context.Background(), fhir.Query{Type: "AuditEvent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accounts, purges []string
+	for _, r := range left {
+		var ev struct {
+			Subtype []struct{ Code string } `json:"subtype"`
+			Agent   []struct {
+				Who *struct{ Identifier *struct{ Value string } } `json:"who"`
+			} `json:"agent"`
+			OutcomeDesc string `json:"outcomeDesc"`
+		}
+		if err := json.Unmarshal(r.JSON, &ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ev.Subtype {
+			switch c.Code {
+			case "audit-purged":
+				purges = append(purges, ev.OutcomeDesc)
+			case "sign-in":
+				for _, a := range ev.Agent {
+					if a.Who != nil && a.Who.Identifier != nil {
+						accounts = append(accounts, a.Who.Identifier.Value)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(accounts)
+	if want := []string{"u3", "u4"}; !slices.Equal(accounts, want) {
+		t.Errorf("sign-ins left: %v, want %v", accounts, want)
+	}
+	if len(purges) != 1 || !strings.HasPrefix(purges[0], "3 audit events recorded before ") {
+		t.Errorf("the purge's own events: %q", purges)
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"time"
 
 	"github.com/oncofhir/oncofhir/audit"
 )
@@ -15,20 +17,26 @@ import (
 // auditCmd: fhirserver audit verify|checkpoints.
 func auditCmd(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: fhirserver audit verify|checkpoints [flags]")
+		return errors.New("usage: fhirserver audit verify|checkpoints|purge [flags]")
 	}
 	sub, args := args[0], args[1:]
 	var cfg Config
 	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
 	storeFlags(fs, &cfg)
 	var exported, outFile string
+	retention := "6y"
 	switch sub {
+	case "purge":
+		fs.StringVar(&retention, "audit-retention", env("FHIR_AUDIT_RETENTION", "6y"), "delete AuditEvents older than this, at least 6y (FHIR_AUDIT_RETENTION)")
 	case "verify":
 		fs.StringVar(&exported, "checkpoints", "", "also verify against checkpoints exported earlier (a file), besides those in the store")
 	case "checkpoints":
 		fs.StringVar(&outFile, "out", "-", "where to write the signed checkpoints, one JSON object a line")
 	default:
-		return fmt.Errorf("unknown audit command %q (verify, checkpoints)", sub)
+		return fmt.Errorf("unknown audit command %q (verify, checkpoints, purge)", sub)
+	}
+	if sub == "purge" {
+		return purgeCmd(ctx, fs, args, &cfg, &retention, out)
 	}
 	st, rec, err := parseAndOpen(ctx, fs, args, &cfg)
 	if err != nil {
@@ -76,4 +84,40 @@ func auditCmd(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return nil
 	}
+}
+
+// purgeCmd deletes the AuditEvents past the retention period, as a
+// server does daily, and records that it did.
+func purgeCmd(ctx context.Context, fs *flag.FlagSet, args []string, cfg *Config, retention *string, out io.Writer) error {
+	st, rec, err := parseAndOpen(ctx, fs, args, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := parseRetention(*retention)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.auditKeyPath()); err != nil {
+		return fmt.Errorf("audit signing key: %w", err)
+	}
+	key, err := audit.LoadOrCreateKey(cfg.auditKeyPath())
+	if err != nil {
+		return err
+	}
+	r, err := audit.NewRecorder(ctx, audit.Config{Store: st, Records: rec, Key: key})
+	if err != nil {
+		return fmt.Errorf("audit trail: %w", err)
+	}
+	p, err := newPurger(st, rec, key, d, r, cfg.FHIRBase(), slog.Default())
+	if err != nil {
+		r.Close()
+		return err
+	}
+	res, err := p.run(ctx)
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	fmt.Fprintf(out, "deleted %d audit events recorded before %s (%d chains)\n", res.Deleted, res.Before.Format(time.RFC3339), res.Chains)
+	return err
 }

@@ -31,6 +31,9 @@ type Config struct {
 	// kept apart from the data ("" means audit-signing.key beside the
 	// embedded store, or in the working directory with MongoDB).
 	AuditKeyFile string
+	// AuditRetention is how long AuditEvents are kept (at least six
+	// years); older ones are purged daily.
+	AuditRetention time.Duration
 	// AlertWebhook receives audit alerts (HTTP POST, JSON); "" none.
 	AlertWebhook string
 	// AlertLocation is the time zone of the after-hours alert.
@@ -103,6 +106,7 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.DurationVar(&c.StepUpMaxAge, "step-up-max-age", envDuration("FHIR_STEP_UP_MAX_AGE", 15*time.Minute), "how recent a two-factor sign-in must be for $everything, documents and Consent writes (FHIR_STEP_UP_MAX_AGE)")
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
+	retention := fs.String("audit-retention", env("FHIR_AUDIT_RETENTION", "6y"), "how long AuditEvents are kept, at least 6y: years (6y), days (2200d) or a duration; older ones are deleted daily (FHIR_AUDIT_RETENTION)")
 	tz := fs.String("timezone", env("FHIR_TIMEZONE", "Local"), "time zone of the after-hours alert and the access report's dates, e.g. America/New_York (FHIR_TIMEZONE)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
@@ -112,6 +116,9 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 		return c, nil, fmt.Errorf("--timezone: %w", err)
 	}
 	c.AlertLocation = loc
+	if c.AuditRetention, err = parseRetention(*retention); err != nil {
+		return c, nil, err
+	}
 	return c, fs.Args(), c.validate()
 }
 

@@ -50,6 +50,9 @@ type Main struct {
 	ln      net.Listener
 	srv     *http.Server
 	done    chan error
+	// The daily purge of AuditEvents past the retention period.
+	stopPurge  context.CancelFunc
+	purgeEnded chan struct{}
 }
 
 // Open opens the configured store and builds the router without listening.
@@ -98,6 +101,21 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Audit, err = audit.NewRecorder(ctx, audit.Config{Store: m.Store, Records: rec, Key: auditKey, Logger: m.Logger}); err != nil {
 		return fmt.Errorf("audit trail: %w", err)
 	}
+	retention := m.Config.AuditRetention
+	if retention == 0 {
+		retention = audit.DefaultRetention
+	}
+	p, err := newPurger(m.Store, rec, auditKey, retention, m.Audit, m.Config.FHIRBase(), m.Logger)
+	if err != nil {
+		return err
+	}
+	var purgeCtx context.Context
+	purgeCtx, m.stopPurge = context.WithCancel(context.WithoutCancel(ctx))
+	m.purgeEnded = make(chan struct{})
+	go func() {
+		defer close(m.purgeEnded)
+		p.loop(purgeCtx)
+	}()
 	m.Alerts = audit.NewAlerts(audit.AlertConfig{Records: rec, Logger: m.Logger, Webhook: m.Config.AlertWebhook, Location: m.Config.AlertLocation})
 	m.OAuth, err = oauth.New(ctx, oauth.Config{
 		BaseURL: m.Config.FHIRBase(), Records: rec, Store: m.Store, Logger: m.Logger, Demo: m.Config.Demo,
@@ -230,6 +248,10 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		m.Alerts.Close(ctx)
 		cancel()
+	}
+	if m.stopPurge != nil {
+		m.stopPurge()
+		<-m.purgeEnded
 	}
 	if m.Audit != nil {
 		if err := m.Audit.Close(); err != nil {
