@@ -27,8 +27,11 @@ import (
 // MinRetention is the shortest retention period: the six years HIPAA
 // asks records of disclosures and security documentation to be kept,
 // which the access report covers. DefaultRetention is the default.
+// A year counts 365.25 days, so that six of them always span six
+// calendar years.
 const (
-	MinRetention     = 6 * 365 * 24 * time.Hour
+	Year             = 8766 * time.Hour
+	MinRetention     = 6 * Year
 	DefaultRetention = MinRetention
 )
 
@@ -62,7 +65,7 @@ type PurgeResult struct {
 func Purge(ctx context.Context, cfg PurgeConfig) (PurgeResult, error) {
 	if cfg.Retention < MinRetention {
 		return PurgeResult{}, fmt.Errorf("audit: purge: a retention period of %s is shorter than the %d years required",
-			cfg.Retention, int(MinRetention/(365*24*time.Hour)))
+			cfg.Retention, int(MinRetention/Year))
 	}
 	if len(cfg.Key) != ed25519.PrivateKeySize {
 		return PurgeResult{}, errors.New("audit: purge: an Ed25519 private key is needed to sign purge statements")
