@@ -21,6 +21,16 @@
 //     one resource, one type or the whole system without a shared counter
 //     (the cursor is the order of a page's last entry), and until, when the
 //     version stopped being current, for _at;
+//   - ledger: the resources of ledger types (fhir.IsLedger: AuditEvent),
+//     which are in neither resources nor history: one document each, _id an
+//     ObjectID the writer makes (it orders entries of one date as stored),
+//     with type, id (unique together), lo and hi, the date range in Unix
+//     milliseconds (fhir.LedgerKeys, else lastUpdated to the next
+//     millisecond), lu (lastUpdated, Unix microseconds), m (the method),
+//     json (binary) and k, the search keys of fhir.LedgerKeys. A search is
+//     one find sorted by lo and _id, history one sorted by lu and _id; a
+//     journalled unit inserts its entries, with one ordered insert, after
+//     its versions are committed and without a journal (ledger.go);
 //   - txlog: journals of units of work being committed without a server
 //     transaction (see below);
 //   - guards: a counter per search key ("Type/id", "Type|param||code" or

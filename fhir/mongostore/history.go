@@ -30,6 +30,9 @@ func (s *Store) History(ctx context.Context, q fhir.HistoryQuery) (*fhir.History
 		n = DefaultPageSize
 	}
 	n = min(n, MaxPageSize)
+	if fhir.IsLedger(q.Type) {
+		return s.historyLedger(ctx, q, n)
+	}
 
 	f, err := historyFilter(q)
 	if err != nil {

@@ -51,7 +51,15 @@ func (s *Store) writeJournalled(ctx context.Context, fn func(tx fhir.Tx) error) 
 	if err := fn(t); err != nil {
 		return err
 	}
-	return t.commit()
+	// The unit's ledger resources go in after its versions: not undone by
+	// a rollback, they must not be stored for a unit that fails. A unit
+	// that searched commits its guards even when it wrote only those.
+	if len(t.puts) > 0 || len(t.ledgerOrder) > 0 && len(t.guards) > 0 {
+		if err := t.commit(); err != nil {
+			return err
+		}
+	}
+	return t.commitLedger()
 }
 
 // journalTx buffers the unit's Puts; its reads see them.
@@ -62,9 +70,15 @@ type journalTx struct {
 	latest map[string]*buffered // Type/id → last buffered version
 	before map[string]*current  // Type/id → stored current document at first Put (nil: none)
 	guards guardSet             // the guards of the unit's searches (see guard.go)
+	// The unit's ledger Puts (see ledger.go), by Type/id and in order.
+	ledger      map[string]*ledgerDoc
+	ledgerOrder []*ledgerDoc
 }
 
 func (t *journalTx) Read(typ, id string) (*fhir.Resource, error) {
+	if fhir.IsLedger(typ) {
+		return t.readLedger(typ, id)
+	}
 	if r, ok := t.latest[resourceKey(typ, id)]; ok {
 		return r.view(), nil
 	}
@@ -80,6 +94,12 @@ func (t *journalTx) Read(typ, id string) (*fhir.Resource, error) {
 // before the page), then merges in the buffered versions that match,
 // sorts, and pages.
 func (t *journalTx) Search(q fhir.Query) ([]*fhir.Resource, error) {
+	if fhir.IsLedger(q.Type) {
+		if err := t.s.watch(t.ctx, &t.guards, q); err != nil {
+			return nil, t.s.fail("search", err)
+		}
+		return t.searchLedger(q)
+	}
 	if err := checkQuery(q); err != nil {
 		return nil, t.s.fail("search", err)
 	}
@@ -120,6 +140,9 @@ func (t *journalTx) Search(q fhir.Query) ([]*fhir.Resource, error) {
 // in a race already: fhir.ErrVersionConflict, so that no unit builds on a
 // version that may yet be rolled back.
 func (t *journalTx) Put(res *fhir.Resource) error {
+	if res != nil && fhir.IsLedger(res.Type) {
+		return t.putLedger(res)
+	}
 	if err := checkPut(res); err != nil {
 		return err
 	}
@@ -200,9 +223,6 @@ func exists(ctx context.Context, c *mongo.Collection, filter bson.D) (bool, erro
 // once started: a unit half-applied because a client went away would stay
 // visible until the lease ran out.
 func (t *journalTx) commit() error {
-	if len(t.puts) == 0 {
-		return nil
-	}
 	if err := checkGuards(t.guards); err != nil {
 		return err
 	}

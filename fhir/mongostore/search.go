@@ -26,6 +26,13 @@ func (s *Store) Search(ctx context.Context, q fhir.Query) ([]*fhir.Resource, err
 	if s.isClosed() {
 		return nil, errClosed
 	}
+	if fhir.IsLedger(q.Type) {
+		out, err := s.searchLedger(ctx, q)
+		if err != nil {
+			return nil, s.searchFail(ctx, "search", err)
+		}
+		return out, nil
+	}
 	out, err := s.search(ctx, q)
 	if err != nil {
 		return nil, s.searchFail(ctx, "search", err)
@@ -38,6 +45,13 @@ func (s *Store) Search(ctx context.Context, q fhir.Query) ([]*fhir.Resource, err
 func (s *Store) Count(ctx context.Context, q fhir.Query) (int, error) {
 	if s.isClosed() {
 		return 0, errClosed
+	}
+	if fhir.IsLedger(q.Type) {
+		n, err := s.countLedger(ctx, q)
+		if err != nil {
+			return 0, s.searchFail(ctx, "count", err)
+		}
+		return n, nil
 	}
 	if err := checkQuery(q); err != nil {
 		return 0, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +84,8 @@ type Store struct {
 	history   *mongo.Collection
 	txlog     *mongo.Collection
 	guards    *mongo.Collection
-	rec       recordStore // see records.go
+	ledger    *mongo.Collection // see ledger.go
+	rec       recordStore       // see records.go
 
 	transactions bool
 	indexed      bool // searches run as $elemMatch filters (see Searches)
@@ -152,6 +154,7 @@ func OpenWith(ctx context.Context, uri, dbName string, o Options) (*Store, error
 	s.history = s.db.Collection(historyColl)
 	s.txlog = s.db.Collection(txlogColl)
 	s.guards = s.db.Collection(guardsColl)
+	s.ledger = s.db.Collection(ledgerColl)
 	s.rec.records = s.db.Collection(recordsColl)
 	s.rec.claims = s.db.Collection(claimsColl)
 	if err := s.open(ctx, o.Units, o.Search); err != nil {
@@ -226,23 +229,32 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		resources = append(resources, searchIndexes...)
 	}
 	for _, c := range []struct {
-		coll *mongo.Collection
-		keys [][]string
+		coll   *mongo.Collection
+		keys   [][]string
+		unique []string // one more index, unique
 	}{
-		{s.resources, resources},
-		{s.history, [][]string{{"-order"}, {"type", "-order"}, {"type", "id", "-order"}, {"until", "lastUpdated"}}},
-		{s.txlog, [][]string{{"created"}}},
-		{s.rec.records, recordIndexes},
-		{s.rec.claims, [][]string{{"created"}}},
+		{s.resources, resources, nil},
+		{s.history, [][]string{{"-order"}, {"type", "-order"}, {"type", "id", "-order"}, {"until", "lastUpdated"}}, nil},
+		{s.txlog, [][]string{{"created"}}, nil},
+		{s.rec.records, recordIndexes, nil},
+		{s.rec.claims, [][]string{{"created"}}, nil},
+		{s.ledger, ledgerIndexes, ledgerUnique},
 	} {
 		have, err := indexNames(ctx, c.coll)
 		if err != nil {
 			return err
 		}
-		for _, keys := range c.keys {
+		all := c.keys
+		if c.unique != nil {
+			all = append(slices.Clip(all), c.unique)
+		}
+		for i, keys := range all {
 			m, name := indexModel(keys)
 			if have[name] {
 				continue
+			}
+			if i == len(c.keys) {
+				m.Options.SetUnique(true)
 			}
 			if _, err := c.coll.Indexes().CreateOne(ctx, m); err != nil {
 				return err
@@ -349,7 +361,11 @@ func (s *Store) Read(ctx context.Context, typ, id string) (*fhir.Resource, error
 	if s.isClosed() {
 		return nil, errClosed
 	}
-	r, err := s.readResource(ctx, typ, id)
+	read := s.readResource
+	if fhir.IsLedger(typ) {
+		read = s.readLedger
+	}
+	r, err := read(ctx, typ, id)
 	if err != nil {
 		return nil, s.fail("read "+typ+"/"+id, err)
 	}
@@ -382,6 +398,16 @@ func (s *Store) readResource(ctx context.Context, typ, id string) (*fhir.Resourc
 func (s *Store) VRead(ctx context.Context, typ, id string, v int) (*fhir.Resource, error) {
 	if s.isClosed() {
 		return nil, errClosed
+	}
+	if fhir.IsLedger(typ) {
+		if v != 1 {
+			return nil, fmt.Errorf("mongostore: vread %s/%s version %d: %w", typ, id, v, fhir.ErrNotFound)
+		}
+		r, err := s.readLedger(ctx, typ, id)
+		if err != nil {
+			return nil, s.fail(fmt.Sprintf("vread %s/%s version %d", typ, id, v), err)
+		}
+		return r, nil
 	}
 	var h version
 	err := s.history.FindOne(ctx, bson.D{{Key: "_id", Value: versionKey(typ, id, v)}}).Decode(&h)

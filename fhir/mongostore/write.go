@@ -75,6 +75,9 @@ func (t *sessionTx) Read(typ, id string) (*fhir.Resource, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
+	if fhir.IsLedger(typ) {
+		return t.readLedger(typ, id)
+	}
 	r, err := t.s.readResource(t.ctx, typ, id)
 	if err != nil {
 		return nil, t.readErr("read "+typ+"/"+id, err)
@@ -89,7 +92,11 @@ func (t *sessionTx) Search(q fhir.Query) ([]*fhir.Resource, error) {
 	if err := t.s.watch(t.ctx, &t.guards, q); err != nil {
 		return nil, t.readErr("search", err)
 	}
-	out, err := t.s.search(t.ctx, q)
+	search := t.s.search
+	if fhir.IsLedger(q.Type) {
+		search = t.s.searchLedger
+	}
+	out, err := search(t.ctx, q)
 	if err != nil {
 		return nil, t.readErr("search", err)
 	}
@@ -111,6 +118,9 @@ func (t *sessionTx) readErr(op string, err error) error {
 func (t *sessionTx) Put(res *fhir.Resource) error {
 	if t.err != nil {
 		return t.err
+	}
+	if res != nil && fhir.IsLedger(res.Type) {
+		return t.putLedger(res)
 	}
 	if err := checkPut(res); err != nil {
 		return err
