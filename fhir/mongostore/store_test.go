@@ -33,6 +33,12 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) fhir.Store { return open(t, mongostore.Options{}) })
 }
 
+// TestContractLedger runs the ledger section (AuditEvent) with units as
+// the server allows.
+func TestContractLedger(t *testing.T) {
+	storetest.RunLedger(t, func(t *testing.T) fhir.Store { return open(t, mongostore.Options{}) })
+}
+
 // TestContractSearch runs the search section: on FerretDB the clauses are
 // evaluated in Go, on a MongoDB (MONGO_TEST_URI) by $elemMatch filters.
 func TestContractSearch(t *testing.T) {
@@ -54,6 +60,7 @@ func TestContractJournal(t *testing.T) {
 	journal := func(t *testing.T) fhir.Store { return open(t, mongostore.Options{Units: mongostore.UnitsJournal}) }
 	storetest.Run(t, journal)
 	storetest.RunSearch(t, journal)
+	storetest.RunLedger(t, journal)
 }
 
 // TestContractSearchScan runs the search section with the clauses
