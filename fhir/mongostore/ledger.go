@@ -197,7 +197,8 @@ func (t *journalTx) commitLedger() error {
 }
 
 // PurgeLedger deletes the ledger resources of typ named by ids
-// (fhir.LedgerPurger) and answers how many there were.
+// (fhir.LedgerPurger) and answers how many there were. On an error it
+// answers how many it had deleted before.
 func (s *Store) PurgeLedger(ctx context.Context, typ string, ids []string) (int, error) {
 	if s.isClosed() {
 		return 0, errClosed
@@ -205,15 +206,20 @@ func (s *Store) PurgeLedger(ctx context.Context, typ string, ids []string) (int,
 	if !fhir.IsLedger(typ) {
 		return 0, fmt.Errorf("mongostore: purge %s: not a ledger type", typ)
 	}
-	if len(ids) == 0 {
-		return 0, nil
+	n := 0
+	for batch := range slices.Chunk(ids, purgeBatch) {
+		r, err := s.ledger.DeleteMany(ctx, bson.D{{Key: "type", Value: typ}, {Key: "id", Value: bson.D{{Key: "$in", Value: batch}}}})
+		if err != nil {
+			return n, s.fail("purge "+typ, err)
+		}
+		n += int(r.DeletedCount)
 	}
-	r, err := s.ledger.DeleteMany(ctx, bson.D{{Key: "type", Value: typ}, {Key: "id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err != nil {
-		return 0, s.fail("purge "+typ, err)
-	}
-	return int(r.DeletedCount), nil
+	return n, nil
 }
+
+// purgeBatch is how many ids one delete names, to keep commands small
+// however many ids a caller passes.
+const purgeBatch = 1000
 
 var _ fhir.LedgerPurger = (*Store)(nil)
 

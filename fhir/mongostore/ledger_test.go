@@ -380,3 +380,22 @@ func TestLedgerJournal(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerPurgeMany: a purge of more ids than one delete names.
+func TestLedgerPurgeMany(t *testing.T) {
+	s, _ := openTest(t, Options{})
+	ids := make([]string, 2500)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("x%04d", i)
+	}
+	put(t, s, audit(ids[0], 0, 0, 1000, ""), audit(ids[1500], 1, 0, 1000, ""), audit(ids[2499], 2, 0, 1000, ""), audit("kept", 3, 0, 1000, ""))
+	n, err := s.PurgeLedger(context.Background(), "AuditEvent", ids)
+	if err != nil || n != 3 {
+		t.Fatalf("PurgeLedger = %d, %v; want 3", n, err)
+	}
+	got, err := s.Search(context.Background(), auditQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameKeys(t, got, "AuditEvent/kept/1")
+}
