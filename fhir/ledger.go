@@ -38,6 +38,19 @@ type LedgerPurger interface {
 	PurgeLedger(ctx context.Context, typ string, ids []string) (int, error)
 }
 
+// LedgerTypes lists the ledger types.
+func LedgerTypes() []string { return []string{"AuditEvent"} }
+
+// LedgerSearchable reports whether a search of typ can use param: always
+// for a type that is not a ledger.
+func LedgerSearchable(typ, param string) bool {
+	if !IsLedger(typ) {
+		return true
+	}
+	_, ok := ledgerParams[typ][param]
+	return ok || param == "_id" || param == ledgerDate[typ]
+}
+
 // ledgerParams are the searchable parameters of each ledger type, by type.
 var ledgerParams = map[string]map[string]ParamType{
 	"AuditEvent": {

@@ -138,6 +138,24 @@ func (h *handler) reach(find searcher, q fhir.Query, l consent.Limit, ids map[st
 	return nil
 }
 
+// withLedgers is a search over every type: the store's over the general
+// ones, and one over each ledger type (kept apart by the engines, see
+// fhir.IsLedger) that can answer its criteria and has no sort to merge.
+func withLedgers(q fhir.Query) []fhir.Query {
+	out := []fhir.Query{q}
+	if len(q.Sort) > 0 {
+		return out
+	}
+	for _, t := range fhir.LedgerTypes() {
+		lq := q
+		lq.Type = t
+		if _, err := fhir.CompileLedger(lq); err == nil {
+			out = append(out, lq)
+		}
+	}
+	return out
+}
+
 // allowTypes decides a system search: each _type must be searchable;
 // without _type, at least one type must be.
 func (g *gate) allowTypes(types []string) error {
@@ -177,7 +195,7 @@ func (g *gate) parts(find searcher, q fhir.Query, types []string) ([]fhir.Query,
 			return nil, err
 		}
 		if d.Limits == nil {
-			return []fhir.Query{q}, nil
+			return withLedgers(q), nil
 		}
 		types = slices.Clone(d.Types)
 		if d.Except != nil {

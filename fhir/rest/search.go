@@ -513,7 +513,7 @@ func (h *handler) revinclude(ctx context.Context, in search.Include, values []fh
 		if !ok {
 			return nil, &fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusBadRequest, Diagnostics: "_revinclude with * is not available"}
 		}
-		params = rp.ReferenceParams(in.Source)
+		params = searchableParams(in.Source, rp.ReferenceParams(in.Source))
 	}
 	out, err := h.referring(ctx, in.Source, params, values, nil, maxInner)
 	if err != nil {
@@ -554,6 +554,12 @@ func (h *handler) revincludeAll(ctx context.Context, values []fhir.Value) ([]*fh
 	return out, nil
 }
 
+// searchableParams keeps the params a search of typ can use: all of
+// them, but for a ledger type (fhir.IsLedger) those it is searched by.
+func searchableParams(typ string, params []string) []string {
+	return slices.DeleteFunc(slices.Clone(params), func(p string) bool { return !fhir.LedgerSearchable(typ, p) })
+}
+
 type referrer struct {
 	typ    string
 	params []string
@@ -578,7 +584,7 @@ func (h *handler) referrers(targets map[string]bool) []referrer {
 			for _, t := range p.Targets {
 				match = match || targets[t]
 			}
-			if match {
+			if match && fhir.LedgerSearchable(typ, code) {
 				params = append(params, code)
 			}
 		}
