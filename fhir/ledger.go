@@ -79,12 +79,13 @@ const sep = "\x1f"
 // entries: one per distinct value of each parameter of ledgerParams, as
 // Type␟param␟Type/id for a reference and Type␟param␟code␟system for a
 // token. Its date range is the first entry of its date parameter (ms;
-// ok false when it has none).
+// ok false when it has none, or when that range is empty or wider than
+// LedgerMaxSpan).
 func LedgerKeys(typ string, index []IndexEntry) (keys []string, low, high float64, ok bool) {
 	params, dateParam := ledgerParams[typ], ledgerDate[typ]
 	for _, e := range index {
 		if e.Param == dateParam && e.Kind == TypeDate {
-			if !ok && e.High-e.Low <= LedgerMaxSpan {
+			if !ok && e.Low < e.High && e.High-e.Low <= LedgerMaxSpan {
 				low, high, ok = e.Low, e.High, true
 			}
 			continue
