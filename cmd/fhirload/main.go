@@ -10,7 +10,12 @@
 // expires. Without them it sends no token, and a 401 stops it with the
 // commands that register a client. It never prints the token or the key.
 //
-// It only targets the address it is given; use it on your own machine.
+// With -compare it measures a second server holding the same data too,
+// the two in turn for -rounds rounds of -d each, and prints the ratio of
+// their throughputs: how the audit trail's cost is measured, against a
+// build without it on the same data (README.md, "Figures").
+//
+// It only targets the addresses it is given; use it on your own machine.
 package main
 
 import (
@@ -33,6 +38,8 @@ import (
 // options is the command line.
 type options struct {
 	base, typ string
+	compare   string // a second server to measure against, alternately
+	rounds    int
 	clients   int
 	dur       time.Duration
 	max       int
@@ -45,6 +52,8 @@ func main() {
 	var o options
 	flag.StringVar(&o.base, "base", "http://localhost:8080/fhir", "FHIR base URL")
 	flag.StringVar(&o.typ, "type", "Patient", "resource type to read")
+	flag.StringVar(&o.compare, "compare", "", "a second FHIR base URL holding the same data: measure both, alternately, and print their ratio")
+	flag.IntVar(&o.rounds, "rounds", 3, "with -compare, how many times to measure each server (-d each time)")
 	flag.IntVar(&o.clients, "c", 32, "concurrent clients")
 	flag.DurationVar(&o.dur, "d", 20*time.Second, "how long to run")
 	flag.IntVar(&o.max, "n", 2_000_000, "stop after this many requests")
@@ -122,21 +131,89 @@ func explain(err error, o options) error {
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	tr := &http.Transport{MaxIdleConns: o.clients, MaxIdleConnsPerHost: o.clients}
-	r := &reader{http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+	tr := &http.Transport{MaxIdleConns: 2 * o.clients, MaxIdleConnsPerHost: o.clients}
 	defer tr.CloseIdleConnections()
-	if o.clientID != "" {
-		if err := r.authenticate(ctx, o); err != nil {
-			return explain(err, o)
+	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	bases := []string{o.base}
+	if o.compare != "" {
+		bases = append(bases, o.compare)
+	}
+	readers := make([]*reader, len(bases))
+	for i, base := range bases {
+		readers[i] = &reader{http: hc}
+		if o.clientID != "" {
+			if err := readers[i].authenticate(ctx, o, base); err != nil {
+				return explain(err, o)
+			}
 		}
 	}
-	ids, err := listIDs(ctx, r, o.base, o.typ)
+	ids, err := listIDs(ctx, readers[0], o.base, o.typ)
 	if err != nil {
 		return explain(err, o)
 	}
 	if len(ids) == 0 {
 		return fmt.Errorf("no %s to read: load data first (fhirserver --demo)", o.typ)
 	}
+	if o.compare == "" {
+		ph, err := measure(ctx, o, readers[0], o.base, ids)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, ph)
+		return nil
+	}
+	// Alternate between the two servers so that whatever else the
+	// machine does falls on both alike.
+	var reads [2]int
+	var secs [2]float64
+	for round := 1; round <= o.rounds; round++ {
+		for i, base := range bases {
+			ph, err := measure(ctx, o, readers[i], base, ids)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "round %d, %s: %s\n", round, base, ph)
+			reads[i] += ph.reads
+			secs[i] += ph.elapsed.Seconds()
+		}
+	}
+	rate := [2]float64{float64(reads[0]) / secs[0], float64(reads[1]) / secs[1]}
+	fmt.Fprintf(out, "%s: %.0f reads/s; %s: %.0f reads/s; the first has %.1f %% %s throughput than the second (ratio %.3f)\n",
+		bases[0], rate[0], bases[1], rate[1], 100*abs(1-rate[0]/rate[1]), lessOrMore(rate[0], rate[1]), rate[0]/rate[1])
+	return nil
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
+
+func lessOrMore(a, b float64) string {
+	if a < b {
+		return "less"
+	}
+	return "more"
+}
+
+// phase is what one measurement of one server found.
+type phase struct {
+	clients, reads, ids, failed int
+	typ                         string
+	elapsed                     time.Duration
+	p50, p90, p99               time.Duration
+}
+
+func (p phase) String() string {
+	return fmt.Sprintf("clients %d, %d reads of %d %s in %s: %.0f reads/s; p50 %s, p90 %s, p99 %s; %d failed",
+		p.clients, p.reads, p.ids, p.typ, p.elapsed.Round(time.Millisecond), float64(p.reads)/p.elapsed.Seconds(),
+		p.p50.Round(time.Microsecond), p.p90.Round(time.Microsecond), p.p99.Round(time.Microsecond), p.failed)
+}
+
+// measure reads from base with o.clients clients for o.dur (or o.max
+// requests).
+func measure(ctx context.Context, o options, r *reader, base string, ids []string) (phase, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.dur)
 	defer cancel()
 	var stopOnce sync.Once
@@ -153,7 +230,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				if sent.Add(1) > int64(o.max) {
 					return
 				}
-				url := o.base + "/" + o.typ + "/" + ids[i%len(ids)]
+				url := base + "/" + o.typ + "/" + ids[i%len(ids)]
 				t0 := time.Now()
 				resp, err := r.get(ctx, url)
 				var te *tokenError
@@ -179,7 +256,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	wg.Wait()
 	if stopErr != nil {
-		return explain(stopErr, o)
+		return phase{}, explain(stopErr, o)
 	}
 	elapsed := time.Since(start)
 	var all []time.Duration
@@ -188,23 +265,21 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	if len(all) == 0 {
-		return fmt.Errorf("no request succeeded (%d failed)", failed.Load())
+		return phase{}, fmt.Errorf("no request to %s succeeded (%d failed)", base, failed.Load())
 	}
 	pct := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
-	fmt.Fprintf(out, "clients %d, %d reads of %d %s in %s: %.0f reads/s; p50 %s, p90 %s, p99 %s; %d failed\n",
-		o.clients, len(all), len(ids), o.typ, elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds(),
-		pct(0.50).Round(time.Microsecond), pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), failed.Load())
-	return nil
+	return phase{clients: o.clients, reads: len(all), ids: len(ids), typ: o.typ, elapsed: elapsed, failed: int(failed.Load()),
+		p50: pct(0.50), p90: pct(0.90), p99: pct(0.99)}, nil
 }
 
 // authenticate makes r send the bearer token of a SMART backend client,
 // getting the first at once so that an unknown client stops the run here.
-func (r *reader) authenticate(ctx context.Context, o options) error {
+func (r *reader) authenticate(ctx context.Context, o options, base string) error {
 	key, err := backendauth.LoadKey(o.keyFile)
 	if err != nil {
 		return fmt.Errorf("-key: %w", err)
 	}
-	tokenURL, err := backendauth.Discover(ctx, r.http, o.base)
+	tokenURL, err := backendauth.Discover(ctx, r.http, base)
 	if err != nil {
 		return err
 	}

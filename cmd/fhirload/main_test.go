@@ -21,6 +21,11 @@ import (
 // it to any client assertion signed by an ES384 key (the fhirbench tests
 // check assertions in full).
 func fakeServer(t *testing.T, bearers *atomic.Int64) *httptest.Server {
+	return slowServer(t, bearers, 0)
+}
+
+// slowServer is fakeServer taking delay over each read.
+func slowServer(t *testing.T, bearers *atomic.Int64, delay time.Duration) *httptest.Server {
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -48,6 +53,7 @@ func fakeServer(t *testing.T, bearers *atomic.Int64) *httptest.Server {
 			w.Write([]byte(`{"resourceType":"Bundle","type":"history","entry":[{"resource":{"id":"a"}},{"resource":{"id":"b"}}]}`))
 			return
 		}
+		time.Sleep(delay)
 		w.Write([]byte(`{"resourceType":"Patient","id":"a"}`))
 	}))
 	t.Cleanup(srv.Close)
@@ -87,5 +93,35 @@ func TestA401WithoutAClientSaysHowToRegister(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
 		}
+	}
+}
+
+// With -compare it measures both servers in turn, each with its own
+// token, and prints their ratio.
+func TestCompareMeasuresBothServersInTurn(t *testing.T) {
+	var a, b atomic.Int64
+	slow, fast := slowServer(t, &a, 5*time.Millisecond), fakeServer(t, &b)
+	key, err := backendauth.GenerateKey(jose.ES384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, _ := key.PrivatePEM()
+	keyFile := filepath.Join(t.TempDir(), "bench.key")
+	os.WriteFile(keyFile, pemBytes, 0o600)
+	var out strings.Builder
+	o := options{base: slow.URL + "/fhir", compare: fast.URL + "/fhir", rounds: 2, typ: "Patient", clients: 2,
+		dur: 200 * time.Millisecond, max: 1 << 30, clientID: "fhirbench", keyFile: keyFile, scope: "system/*.rs"}
+	if err := run(context.Background(), o, &out); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"round 1, " + slow.URL, "round 1, " + fast.URL, "round 2, " + slow.URL, "round 2, " + fast.URL,
+		"% less throughput than the second (ratio 0."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
+	}
+	if a.Load() == 0 || b.Load() == 0 {
+		t.Errorf("requests: %d to one, %d to the other", a.Load(), b.Load())
 	}
 }

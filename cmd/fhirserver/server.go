@@ -201,6 +201,14 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("demo access: %w", err)
 		}
 	}
+	if withoutAudit {
+		host, _, err := net.SplitHostPort(m.Config.Addr)
+		if ip := net.ParseIP(host); m.Listener == nil && (err != nil || ip == nil || !ip.IsLoopback()) {
+			_ = m.Store.Close()
+			return fmt.Errorf("this build records no AuditEvent (built with the auditoff tag, to measure the audit trail's cost): it serves only on a loopback address")
+		}
+		m.Logger.Warn("this build records no AuditEvent for requests: it is for measuring the audit trail's cost only")
+	}
 	ln := m.Listener
 	if ln == nil {
 		var err error
