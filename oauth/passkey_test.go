@@ -495,7 +495,7 @@ func TestPasskeyAnswersStepUp(t *testing.T) {
 				t.Fatalf("login page:\n%s", page)
 			}
 			pcsrf := csrfOf(t, page)
-			next := regexp.MustCompile(`data-next="([^"]+)"`).FindStringSubmatch(page)[1]
+			next := regexp.MustCompile(`name="next" value="([^"]+)"`).FindStringSubmatch(page)[1]
 			status, opts := b.call(ps.url+"/oauth/passkey/login/options", pcsrf, fmt.Appendf(nil, `{"next":%q}`, next))
 			if status != http.StatusOK {
 				t.Fatal(status)

@@ -94,7 +94,8 @@
   function signIn(button, status) {
     button.disabled = true;
     say(status, "Follow your device's prompt to use your passkey.");
-    call("/oauth/passkey/login/options", { next: button.getAttribute("data-next") || "" })
+    var next = document.querySelector('input[name="next"]');
+    call("/oauth/passkey/login/options", { next: next ? next.value : "" })
       .then(function (options) {
         var pk = options.publicKey;
         pk.challenge = toBytes(pk.challenge);
