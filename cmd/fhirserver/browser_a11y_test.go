@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// pageAudit marks every focusable control of the page with its position
+// in document order and reports what a screen reader or keyboard user
+// would miss: no lang, an input without a label, a described-by that
+// points nowhere, a button or link without a name, a positive tabindex.
+const pageAudit = `(() => {
+  const problems = [];
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const what = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.name ? "[name=" + el.name + "]" : "");
+  if (!(document.documentElement.getAttribute("lang") || "").trim()) problems.push("html has no lang");
+  if (!document.title.trim()) problems.push("no title");
+  for (const el of document.querySelectorAll("[tabindex]")) {
+    if (parseInt(el.getAttribute("tabindex"), 10) > 0) problems.push("positive tabindex on " + what(el));
+  }
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.type === "hidden") continue;
+    const label = [...(el.labels || [])].some(l => l.textContent.trim()) || (el.getAttribute("aria-label") || "").trim();
+    if (!label) problems.push("no label for " + what(el));
+    for (const id of (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean)) {
+      if (!document.getElementById(id)) problems.push(what(el) + " is described by a missing #" + id);
+    }
+  }
+  for (const el of document.querySelectorAll("button, a[href]")) {
+    if (shown(el) && !(el.getAttribute("aria-label") || el.textContent).trim()) problems.push("no name: " + what(el));
+  }
+  const focusable = [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")]
+    .filter(el => !el.disabled && el.type !== "hidden" && el.getAttribute("tabindex") !== "-1" && shown(el));
+  focusable.forEach((el, i) => { el.dataset.a11y = i + " " + what(el); });
+  return {problems, order: focusable.map(el => el.dataset.a11y)};
+})()`
+
+type pageReport struct {
+	Problems []string `json:"problems"`
+	Order    []string `json:"order"`
+}
+
+// checkPage runs the page audit, checks the names the browser's own
+// accessibility tree gives every control, and walks the page with the
+// Tab key: every control must be reached, in document order.
+func checkPage(t *testing.T, tb *tab, name string) {
+	t.Helper()
+	a, err := chromedp.Run(tb.ctx, chromedp.Evaluate[pageReport](pageAudit))
+	if err != nil {
+		t.Fatalf("%s: audit: %v", name, err)
+	}
+	for _, p := range a.Problems {
+		t.Errorf("%s (%s): %s", name, tb.location(), p)
+	}
+	if len(a.Order) == 0 {
+		t.Errorf("%s: no control to reach", name)
+	}
+
+	// The accessibility tree: every control has a name.
+	if _, err := chromedp.Call(tb.ctx, accessibility.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := chromedp.Call(tb.ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+	if err != nil {
+		t.Fatalf("%s: accessibility tree: %v", name, err)
+	}
+	controls := 0
+	for _, n := range tree.Nodes {
+		if n.Ignored || n.Role == nil {
+			continue
+		}
+		role := axString(n.Role)
+		switch role {
+		case "button", "link", "textbox", "checkbox", "radio", "combobox", "searchbox":
+			controls++
+			if strings.TrimSpace(axString(n.Name)) == "" {
+				t.Errorf("%s: a %s has no accessible name", name, role)
+			}
+		}
+	}
+	if controls == 0 {
+		t.Errorf("%s: the accessibility tree shows no control", name)
+	}
+
+	// The keyboard: Tab from the top of the page reaches each control in
+	// document order (the browser's own stops, if any, come between the
+	// last control and the first).
+	if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(document.activeElement && document.activeElement.blur(), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	var reached []string
+	for range 2*len(a.Order) + 2 {
+		if err := chromedp.Do(tb.ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+		at, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`(document.activeElement && document.activeElement.dataset && document.activeElement.dataset.a11y) || ""`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at != "" {
+			reached = append(reached, at)
+		}
+	}
+	start := -1
+	for i, r := range reached {
+		if r == a.Order[0] {
+			start = i
+			break
+		}
+	}
+	if start < 0 || len(reached)-start < len(a.Order) || strings.Join(reached[start:start+len(a.Order)], "|") != strings.Join(a.Order, "|") {
+		t.Errorf("%s: Tab reached %q; want each of %q in order", name, reached, a.Order)
+	}
+}
+
+func axString(v *accessibility.Value) string {
+	if v == nil || len(v.Value) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v.Value, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// TestBrowserAccessibility: every page of the sign-in journey, as
+// Chromium renders it, has its language, a label on every field, a name
+// on every button and link, no positive tabindex, and a keyboard order
+// that reaches every control in reading order: sign-in, code, recovery,
+// passkeys (empty and with a passkey), authorization, error, signed in.
+func TestBrowserAccessibility(t *testing.T) {
+	chromiumPath(t)
+	s := startSMART(t)
+	ctx := context.Background()
+	if _, err := s.OAuth.Accounts().EnrollTOTP(ctx, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	codes, err := s.OAuth.Accounts().NewRecoveryCodes(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := startChrome(t)
+	tb := newTab(t, browser)
+	app := newBrowserApp(t, s, "launch/patient openid fhirUser patient/*.rs")
+
+	tb.do("sign-in page", chromedp.Navigate(app.authURL(s)))
+	tb.waitText("Sign in with a passkey")
+	checkPage(t, tb, "sign-in")
+	tb.signInWithPassword("ann", "correct horse battery")
+	tb.waitText("Enter your code")
+	checkPage(t, tb, "code")
+	tb.enterCode(codes[0])
+	tb.waitText("You signed in with a recovery code")
+	checkPage(t, tb, "recovery")
+	tb.do("continue", chromedp.Click(chromedp.CSS(`main a[href^="/oauth/flow/"]`)))
+	tb.waitText("to use your health record?")
+	checkPage(t, tb, "authorization")
+
+	tb.do("passkeys page", chromedp.Navigate(s.base+"/oauth/passkeys"))
+	tb.waitText("You have no passkeys yet")
+	checkPage(t, tb, "passkeys, none yet")
+	tb.addPasskey("Test phone")
+	checkPage(t, tb, "passkeys, one")
+
+	tb.do("signed-in page", chromedp.Navigate(s.base+"/oauth/signed-in"))
+	tb.waitText("You are signed in")
+	checkPage(t, tb, "signed in")
+	tb.do("error page", chromedp.Navigate(s.base+"/oauth/flow/no-such-flow"))
+	tb.waitText("This sign-in link has expired")
+	checkPage(t, tb, "error")
+}
+
+// TestBrowserPasskeysUnavailable: in a browser without WebAuthn the
+// sign-in page hides the passkey button and says so in plain words,
+// and the password form still works.
+func TestBrowserPasskeysUnavailable(t *testing.T) {
+	chromiumPath(t)
+	s := startSMART(t)
+	tb := newTab(t, startChrome(t))
+	if _, err := chromedp.Call(tb.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `delete window.PublicKeyCredential;`}); err != nil {
+		t.Fatal(err)
+	}
+	tb.do("sign-in page", chromedp.Navigate(s.base+"/oauth/login?next=/oauth/signed-in"))
+	tb.waitText("Passkeys do not work in this browser")
+	hidden, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`document.getElementById("passkey-signin").hidden`))
+	if err != nil || !hidden {
+		t.Errorf("the passkey button is shown without WebAuthn (%v)", err)
+	}
+	checkPage(t, tb, "sign-in without passkeys")
+	tb.signInWithPassword("ann", "correct horse battery")
+	tb.waitText("You are signed in")
+}
