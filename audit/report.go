@@ -99,7 +99,9 @@ func AccessReport(ctx context.Context, store fhir.Store, patient string, since t
 			{Param: "date", Type: fhir.TypeDate, Values: []fhir.Value{instantValue("ge", since)}},
 			// Events recorded while the report is read (this read among
 			// them) would shift the pages: the report ends where it began.
-			{Param: "date", Type: fhir.TypeDate, Values: []fhir.Value{instantValue("lt", now)}},
+			// (Events of the report's own millisecond are in: one recorded
+			// just before it began may share it.)
+			{Param: "date", Type: fhir.TypeDate, Values: []fhir.Value{instantValue("lt", now.Add(time.Millisecond))}},
 		},
 		Sort:  []fhir.SortKey{{Param: "date", Type: fhir.TypeDate, Desc: true}},
 		Limit: reportPage,
