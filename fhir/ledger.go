@@ -48,13 +48,13 @@ func LedgerSearchable(typ, param string) bool {
 		return true
 	}
 	_, ok := ledgerParams[typ][param]
-	return ok || param == "_id" || param == ledgerDate[typ]
+	_, alias := ledgerAliases[typ][param]
+	return ok || alias || param == "_id" || param == ledgerDate[typ]
 }
 
 // ledgerParams are the searchable parameters of each ledger type, by type.
 var ledgerParams = map[string]map[string]ParamType{
 	"AuditEvent": {
-		"patient": TypeReference,
 		"entity":  TypeReference,
 		"agent":   TypeReference,
 		"type":    TypeToken,
@@ -62,6 +62,13 @@ var ledgerParams = map[string]map[string]ParamType{
 		"action":  TypeToken,
 		"outcome": TypeToken,
 	},
+}
+
+// ledgerAliases are parameters searched through others, by type: their
+// values are never keyed twice. AuditEvent's patient is, by its
+// definition, the agents' and entities' references that are Patients.
+var ledgerAliases = map[string]map[string][]string{
+	"AuditEvent": {"patient": {"entity", "agent"}},
 }
 
 // ledgerDate is the date parameter of each ledger type.
@@ -179,20 +186,26 @@ func CompileLedger(q Query) (*LedgerQuery, error) {
 			lq.Dates = append(lq.Dates, alts)
 			continue
 		}
-		kind, ok := params[c.Param]
-		if !ok || kind != c.Type {
+		searched := []string{c.Param}
+		if as, ok := ledgerAliases[q.Type][c.Param]; ok && c.Type == TypeReference {
+			searched = as
+		} else if kind, ok := params[c.Param]; !ok || kind != c.Type {
 			return nil, ledgerUnsupported(q.Type, "the parameter "+c.Param)
 		}
 		if c.Modifier != "" {
 			return nil, ledgerUnsupported(q.Type, c.Param+":"+c.Modifier)
 		}
-		alts := make([]LedgerMatch, 0, len(c.Values))
+		alts := make([]LedgerMatch, 0, len(c.Values)*len(searched))
 		for _, v := range c.Values {
-			m, err := ledgerMatch(q.Type, c, v)
-			if err != nil {
-				return nil, err
+			for _, param := range searched {
+				as := c
+				as.Param = param
+				m, err := ledgerMatch(q.Type, as, v)
+				if err != nil {
+					return nil, err
+				}
+				alts = append(alts, m)
 			}
-			alts = append(alts, m)
 		}
 		lq.Keys = append(lq.Keys, alts)
 	}
@@ -244,6 +257,9 @@ func badLedger(format string, args ...any) *Error {
 func ledgerParamNames(typ string) []string {
 	var out []string
 	for p := range ledgerParams[typ] {
+		out = append(out, p)
+	}
+	for p := range ledgerAliases[typ] {
 		out = append(out, p)
 	}
 	slices.Sort(out)

@@ -29,7 +29,9 @@ func audit(id string, n int, ms, span float64, patient string) *fhir.Resource {
 		r.Index = append(r.Index, fhir.IndexEntry{Param: "date", Kind: fhir.TypeDate, Low: lo, High: lo + span})
 	}
 	if patient != "" {
-		r.Index = append(r.Index, fhir.IndexEntry{Param: "patient", Kind: fhir.TypeReference, System: "Patient", Code: "Patient/" + patient})
+		// As the extractor writes them: a patient is an entity's reference too.
+		r.Index = append(r.Index, fhir.IndexEntry{Param: "patient", Kind: fhir.TypeReference, System: "Patient", Code: "Patient/" + patient},
+			fhir.IndexEntry{Param: "entity", Kind: fhir.TypeReference, System: "Patient", Code: "Patient/" + patient})
 	}
 	return r
 }

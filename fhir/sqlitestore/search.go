@@ -58,7 +58,11 @@ func search(ctx context.Context, db querier, q fhir.Query) ([]*fhir.Resource, er
 		if err != nil {
 			return nil, err
 		}
-		return scanAll(rows)
+		rs, err := scanAll(rows)
+		if err != nil {
+			return nil, err
+		}
+		return unpackAll(rs)
 	}
 	p, err := newPlan(ctx, db, q)
 	if err != nil {

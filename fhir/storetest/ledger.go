@@ -42,7 +42,10 @@ func (e *env) auditEntry(id string, recorded time.Time, ix ...fhir.IndexEntry) *
 //	e2  10:00:01   patient p2, agent dr-a, rest/search, action E, outcome 0
 //	e3  10:00:02   patient p1, agent dr-b, rest/update, action U, outcome 8
 //	e4  10:00:02   patient p1, agent dr-a, DCM 110106 (export), action R, outcome 0
-//	e5  10:00:03.5 no patient, agent dr-b, DCM 110114 (login), action E, outcome 4
+//	e5  10:00:03.5 agents dr-b and patient p9 (who acted), DCM 110114 (login), action E, outcome 4
+//
+// As the extractor writes them, a patient's reference is an entity's or
+// an agent's too: engines may find patients through those.
 //
 // e3 and e4 share a date; e4 is stored after e3, in a unit of its own.
 func ledgerData(e *env) map[string]*fhir.Resource {
@@ -55,13 +58,13 @@ func ledgerData(e *env) map[string]*fhir.Resource {
 		"e2": e.auditEntry("e2", sec(1), ref("patient", "Patient/p2"), ref("entity", "Patient/p2"), ref("agent", "Practitioner/dr-a"),
 			tok("type", restType, "rest", ""), tok("subtype", restful, "search-type", ""), tok("action", "http://hl7.org/fhir/audit-event-action", "E", ""),
 			tok("outcome", "http://hl7.org/fhir/audit-event-outcome", "0", "")),
-		"e3": e.auditEntry("e3", sec(2), ref("patient", "Patient/p1"), ref("entity", "Observation/o1"), ref("agent", "Practitioner/dr-b"),
+		"e3": e.auditEntry("e3", sec(2), ref("patient", "Patient/p1"), ref("entity", "Observation/o1"), ref("entity", "Patient/p1"), ref("agent", "Practitioner/dr-b"),
 			ref("agent", "Device/app"), tok("type", restType, "rest", ""), tok("subtype", restful, "update", ""),
 			tok("action", "http://hl7.org/fhir/audit-event-action", "U", ""), tok("outcome", "http://hl7.org/fhir/audit-event-outcome", "8", "")),
-		"e4": e.auditEntry("e4", sec(2), ref("patient", "Patient/p1"), ref("agent", "Practitioner/dr-a"),
+		"e4": e.auditEntry("e4", sec(2), ref("patient", "Patient/p1"), ref("entity", "Patient/p1"), ref("agent", "Practitioner/dr-a"),
 			tok("type", dcm, "110106", ""), tok("action", "http://hl7.org/fhir/audit-event-action", "R", ""),
 			tok("outcome", "http://hl7.org/fhir/audit-event-outcome", "0", "")),
-		"e5": e.auditEntry("e5", sec(3.5), ref("agent", "Practitioner/dr-b"), tok("type", dcm, "110114", ""),
+		"e5": e.auditEntry("e5", sec(3.5), ref("agent", "Practitioner/dr-b"), ref("agent", "Patient/p9"), ref("patient", "Patient/p9"), tok("type", dcm, "110114", ""),
 			tok("action", "http://hl7.org/fhir/audit-event-action", "E", ""), tok("outcome", "http://hl7.org/fhir/audit-event-outcome", "4", "")),
 	}
 	e.put(rs["e1"], rs["e2"], rs["e3"])
@@ -156,10 +159,16 @@ var ledgerBehaviours = []behaviour{
 			searchCase{name: "all", q: ledgerQuery(), want: ids("AuditEvent", "e1", "e2", "e3", "e4", "e5")},
 			searchCase{name: "patient", q: ledgerQuery(clause("patient", fhir.TypeReference, "", refVal("Patient/p1"))),
 				want: ids("AuditEvent", "e1", "e3", "e4")},
+			searchCase{name: "a patient who acted", q: ledgerQuery(clause("patient", fhir.TypeReference, "", refVal("Patient/p9"))),
+				want: ids("AuditEvent", "e5")},
+			searchCase{name: "either of two patients", q: ledgerQuery(clause("patient", fhir.TypeReference, "", refVal("Patient/p9"), refVal("Patient/p2"))),
+				want: ids("AuditEvent", "e2", "e5")},
 			searchCase{name: "entity", q: ledgerQuery(clause("entity", fhir.TypeReference, "", refVal("Observation/o1"))),
 				want: ids("AuditEvent", "e3")},
 			searchCase{name: "agent, either of two", q: ledgerQuery(clause("agent", fhir.TypeReference, "", refVal("Device/app"), refVal("Practitioner/dr-a"))),
 				want: ids("AuditEvent", "e1", "e2", "e3", "e4")},
+			searchCase{name: "an entry with both agents asked for comes once", q: ledgerQuery(clause("agent", fhir.TypeReference, "", refVal("Practitioner/dr-b"), refVal("Device/app"))),
+				want: ids("AuditEvent", "e3", "e5")},
 			searchCase{name: "type with system", q: ledgerQuery(clause("type", fhir.TypeToken, "", sysCode(dcm, "110106"))),
 				want: ids("AuditEvent", "e4")},
 			searchCase{name: "type, code only", q: ledgerQuery(clause("type", fhir.TypeToken, "", anySys("rest"))),
@@ -280,7 +289,8 @@ var ledgerBehaviours = []behaviour{
 		var rs []*fhir.Resource
 		t0 := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 		for i := range 300 {
-			rs = append(rs, e.auditEntry(idN(i), t0.Add(time.Duration(i)*time.Millisecond), ref("patient", "Patient/p"+idN(i%3))))
+			p := "Patient/p" + idN(i%3)
+			rs = append(rs, e.auditEntry(idN(i), t0.Add(time.Duration(i)*time.Millisecond), ref("patient", p), ref("entity", p)))
 		}
 		e.put(rs...)
 		got := e.search(fhir.Query{Type: "AuditEvent", Clauses: []fhir.Clause{clause("patient", fhir.TypeReference, "", refVal("Patient/p"+idN(1)))},
