@@ -75,6 +75,9 @@ func (s *Store) Write(ctx context.Context, fn func(tx fhir.Tx) error) error {
 		}
 	}()
 	ferr := fn(t)
+	if ferr == nil && t.check() == nil {
+		ferr = t.flushLedger()
+	}
 	ok := ferr == nil && t.check() == nil
 	ended = true
 	s.endUnit(b, first, ok)

@@ -52,20 +52,60 @@ CREATE TABLE IF NOT EXISTS ledger_key (
 const keySep = "\x1e"
 
 const (
-	insertLedgerSQL = `INSERT INTO ledger (type, id, low, high, last_updated, method, json, keys)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (type, id) DO NOTHING`
-	insertLedgerKeySQL = `INSERT OR IGNORE INTO ledger_key (k, low, seq) VALUES (?, ?, ?)`
-	readLedgerSQL      = `SELECT 1, last_updated, 0, method, json FROM ledger WHERE type = ? AND id = ?`
-	ledgerColumns      = `l.type, l.id, 1, l.last_updated, 0, l.method, l.json`
+	readLedgerSQL = `SELECT 1, last_updated, 0, method, json FROM ledger WHERE type = ? AND id = ?`
+	ledgerColumns = `l.type, l.id, 1, l.last_updated, 0, l.method, l.json`
+	// Rows of one INSERT, at most.
+	ledgerRowsPerInsert = 32
+	keyRowsPerInsert    = 128
 )
 
-// ledgerStmts are prepared on the writer connection with the others.
+// ledgerStmts are the writer connection's multi-row inserts, prepared on
+// first use by number of rows.
 type ledgerStmts struct {
-	insert, insertKey, read *sql.Stmt
+	rows [ledgerRowsPerInsert]*sql.Stmt
+	keys [keyRowsPerInsert]*sql.Stmt
 }
 
-func (l *ledgerStmts) preparations() []preparation {
-	return []preparation{{&l.insert, insertLedgerSQL}, {&l.insertKey, insertLedgerKeySQL}, {&l.read, readLedgerSQL}}
+func (l *ledgerStmts) close() error {
+	var errs []error
+	for _, st := range append(l.rows[:], l.keys[:]...) {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	*l = ledgerStmts{}
+	return errors.Join(errs...)
+}
+
+// The inserts use OR IGNORE, as the index inserts do (see insertSQL): no
+// statement journal. A duplicate (type, id) is found by the count of rows
+// inserted.
+func (l *ledgerStmts) stmt(ctx context.Context, c *sql.Conn, keys bool, n int) (*sql.Stmt, error) {
+	var slot **sql.Stmt
+	var text, row string
+	if keys {
+		slot, text, row = &l.keys[n-1], `INSERT OR IGNORE INTO ledger_key (k, low, seq) VALUES `, `(?, ?, ?)`
+	} else {
+		slot, text = &l.rows[n-1], `INSERT OR IGNORE INTO ledger (seq, type, id, low, high, last_updated, method, json, keys) VALUES `
+		row = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	}
+	if *slot != nil {
+		return *slot, nil
+	}
+	st, err := c.PrepareContext(ctx, text+strings.TrimSuffix(strings.Repeat(row+",", n), ","))
+	if err != nil {
+		return nil, err
+	}
+	*slot = st
+	return st, nil
+}
+
+// ledgerRow is a ledger entry waiting in its unit for flushLedger.
+type ledgerRow struct {
+	res       *fhir.Resource
+	keys      []string
+	low, high float64
+	packed    []byte
 }
 
 // ledgerDate is the stored date range of res: its date parameter's, else
@@ -79,32 +119,80 @@ func ledgerDate(res *fhir.Resource) (keys []string, low, high float64) {
 	return keys, low, high
 }
 
-// putLedger stores the first and only version of a ledger resource.
+// putLedger takes the first and only version of a ledger resource. It is
+// stored with the unit's others by flushLedger, in a few multi-row
+// inserts: an audited request's event costs its rows, not seven
+// statements.
 func (t *tx) putLedger(res *fhir.Resource) error {
 	if res.Version != 1 || res.Deleted || res.JSON == nil {
 		return fhir.Errorf(fhir.CodeNotSupported, "%s is append-only: version %d (deleted %v) cannot be stored",
 			res.Type, res.Version, res.Deleted)
 	}
-	ctx, w := context.Background(), &t.s.w.ledger
-	keys, low, high := ledgerDate(res)
-	r, err := w.insert.ExecContext(ctx, res.Type, res.ID, low, high, toMicros(res.LastUpdated), res.Method, packLedger(res.Type, res.JSON),
-		strings.Join(keys, keySep))
-	if err != nil {
-		return t.abort(t.s.fail(t.what(res), err))
-	}
-	if n, err := r.RowsAffected(); err != nil {
-		return t.abort(t.s.fail(t.what(res), err))
-	} else if n == 0 {
+	if t.ledgerIDs[res.Key()] {
 		return t.conflict(res)
 	}
-	seq, err := r.LastInsertId()
-	if err != nil {
-		return t.abort(t.s.fail(t.what(res), err))
+	if t.ledgerIDs == nil {
+		t.ledgerIDs = map[string]bool{}
 	}
-	for _, k := range keys {
-		if _, err := w.insertKey.ExecContext(ctx, k, low, seq); err != nil {
-			return t.abort(t.s.fail(t.what(res), err))
+	t.ledgerIDs[res.Key()] = true
+	keys, low, high := ledgerDate(res)
+	t.ledger = append(t.ledger, ledgerRow{res: res, keys: keys, low: low, high: high, packed: packLedger(res.Type, res.JSON)})
+	return nil
+}
+
+// flushLedger stores the ledger entries the unit put. They take the seqs
+// after the highest stored (the unit holds the write lock), so that their
+// keys go in with them. A duplicate id fails the unit with
+// fhir.ErrVersionConflict.
+func (t *tx) flushLedger() error {
+	if len(t.ledger) == 0 {
+		return nil
+	}
+	rows := t.ledger
+	t.ledger, t.ledgerIDs = nil, nil
+	ctx, c, w := context.Background(), t.s.wconn, &t.s.w.ledger
+	var base int64
+	if err := c.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger`).Scan(&base); err != nil {
+		return t.abort(t.s.fail("put ledger", err))
+	}
+	args := make([]any, 0, 9*min(len(rows), ledgerRowsPerInsert))
+	var keyArgs []any
+	for start := 0; start < len(rows); start += ledgerRowsPerInsert {
+		chunk := rows[start:min(len(rows), start+ledgerRowsPerInsert)]
+		args = args[:0]
+		for i, r := range chunk {
+			seq := base + int64(start+i) + 1
+			args = append(args, seq, r.res.Type, r.res.ID, r.low, r.high, toMicros(r.res.LastUpdated), r.res.Method, r.packed,
+				strings.Join(r.keys, keySep))
+			for _, k := range r.keys {
+				keyArgs = append(keyArgs, k, r.low, seq)
+			}
 		}
+		st, err := w.stmt(ctx, c, false, len(chunk))
+		if err != nil {
+			return t.abort(t.s.fail("put ledger", err))
+		}
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return t.abort(t.s.fail("put ledger", err))
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(chunk)) {
+			if err == nil {
+				err = fmt.Errorf("%w: a %s id of the unit is stored already", fhir.ErrVersionConflict, chunk[0].res.Type)
+			}
+			return t.abort(fmt.Errorf("sqlitestore: put ledger: %w", err))
+		}
+	}
+	for len(keyArgs) > 0 {
+		n := min(len(keyArgs)/3, keyRowsPerInsert)
+		st, err := w.stmt(ctx, c, true, n)
+		if err != nil {
+			return t.abort(t.s.fail("put ledger keys", err))
+		}
+		if _, err := st.ExecContext(ctx, keyArgs[:3*n]...); err != nil {
+			return t.abort(t.s.fail("put ledger keys", err))
+		}
+		keyArgs = keyArgs[3*n:]
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func (w *writeStmts) preparations() []preparation {
 	for i, tab := range indexTables {
 		ps = append(ps, preparation{&w.deleteIx[i], `DELETE FROM ` + tab.name + ` WHERE type = ? AND id = ?`})
 	}
-	return append(ps, w.ledger.preparations()...)
+	return ps
 }
 
 func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
@@ -86,6 +86,7 @@ func (w *writeStmts) close() error {
 			}
 		}
 	}
+	errs = append(errs, w.ledger.close())
 	return errors.Join(errs...)
 }
 
@@ -103,6 +104,10 @@ type tx struct {
 	// transaction (or the transaction ended by SQLite): the unit can no
 	// longer commit, whatever fn does next.
 	err error
+	// The ledger entries put, stored by flushLedger before the unit
+	// ends or reads.
+	ledger    []ledgerRow
+	ledgerIDs map[string]bool
 }
 
 func (t *tx) Read(typ, id string) (*fhir.Resource, error) {
@@ -112,6 +117,9 @@ func (t *tx) Read(typ, id string) (*fhir.Resource, error) {
 	var res *fhir.Resource
 	var err error
 	if fhir.IsLedger(typ) {
+		if err := t.flushLedger(); err != nil {
+			return nil, err
+		}
 		res, err = readLedger(context.Background(), t.s.wconn, typ, id)
 	} else {
 		res, err = scanOne(t.s.w.read.QueryRowContext(context.Background(), typ, id), typ, id)
@@ -127,6 +135,9 @@ func (t *tx) Read(typ, id string) (*fhir.Resource, error) {
 
 func (t *tx) Search(q fhir.Query) ([]*fhir.Resource, error) {
 	if err := t.check(); err != nil {
+		return nil, err
+	}
+	if err := t.flushLedger(); err != nil {
 		return nil, err
 	}
 	res, err := search(context.Background(), t.s.wconn, q)
