@@ -63,13 +63,7 @@ func slowServer(t *testing.T, bearers *atomic.Int64, delay time.Duration) *httpt
 func TestReadsCarryTheBearerOfTheBackendClient(t *testing.T) {
 	var bearers atomic.Int64
 	srv := fakeServer(t, &bearers)
-	key, err := backendauth.GenerateKey(jose.ES384)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemBytes, _ := key.PrivatePEM()
-	keyFile := filepath.Join(t.TempDir(), "bench.key")
-	os.WriteFile(keyFile, pemBytes, 0o600)
+	keyFile := testKeyFile(t)
 	var out strings.Builder
 	o := options{base: srv.URL + "/fhir", typ: "Patient", clients: 2, dur: 5 * time.Second, max: 10,
 		clientID: "fhirbench", keyFile: keyFile, scope: "system/*.rs"}
@@ -101,13 +95,7 @@ func TestA401WithoutAClientSaysHowToRegister(t *testing.T) {
 func TestCompareMeasuresBothServersInTurn(t *testing.T) {
 	var a, b atomic.Int64
 	slow, fast := slowServer(t, &a, 5*time.Millisecond), fakeServer(t, &b)
-	key, err := backendauth.GenerateKey(jose.ES384)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemBytes, _ := key.PrivatePEM()
-	keyFile := filepath.Join(t.TempDir(), "bench.key")
-	os.WriteFile(keyFile, pemBytes, 0o600)
+	keyFile := testKeyFile(t)
 	var out strings.Builder
 	o := options{base: slow.URL + "/fhir", compare: fast.URL + "/fhir", rounds: 2, typ: "Patient", clients: 2,
 		dur: 200 * time.Millisecond, max: 1 << 30, clientID: "fhirbench", keyFile: keyFile, scope: "system/*.rs"}
@@ -124,4 +112,22 @@ func TestCompareMeasuresBothServersInTurn(t *testing.T) {
 	if a.Load() == 0 || b.Load() == 0 {
 		t.Errorf("requests: %d to one, %d to the other", a.Load(), b.Load())
 	}
+}
+
+// testKeyFile writes a new ES384 client key and answers its path.
+func testKeyFile(t *testing.T) string {
+	t.Helper()
+	key, err := backendauth.GenerateKey(jose.ES384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := key.PrivatePEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "bench.key")
+	if err := os.WriteFile(keyFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile
 }
