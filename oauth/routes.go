@@ -14,7 +14,7 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 
 	// OAuth requests are small forms: 64 KiB is plenty (client
 	// assertions included).
-	o := e.Group("/oauth", noStore, middleware.BodyLimit("64K"))
+	o := e.Group("/oauth", noStore, middleware.BodyLimit("64K"), clientAddress)
 	o.GET("/authorize", s.authorize)
 	o.POST("/authorize", s.authorize)
 	o.POST("/token", s.token)

@@ -72,12 +72,12 @@ func (s *Server) codePost(c echo.Context) error {
 		return err
 	}
 	ev := SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role}
-	typed := c.FormValue("code")
-	left := -1 // recovery codes left, when one was used
-	if len(normalizeCode(typed)) == 16 {
-		left, err = s.accounts.UseRecoveryCode(ctx, acct.ID, typed)
-	} else {
-		err = s.accounts.VerifyTOTP(ctx, acct.ID, typed)
+	// left: recovery codes left, when one was used (-1 otherwise).
+	left, err := s.checkCode(c, acct, c.FormValue("code"))
+	if errors.Is(err, ErrThrottled) {
+		s.report(c, SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role, Detail: failThrottled})
+		return s.page(c, http.StatusTooManyRequests, "code", pageData{Title: "Enter your code: please wait",
+			Error: "There have been several codes that were not right. Wait a few minutes, then try again."})
 	}
 	if err != nil {
 		if !errors.Is(err, ErrBadCode) {
