@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,18 +230,27 @@ func (s *Server) signInStep(c echo.Context, j *journey) (bool, error) {
 		}
 		return *passkey
 	}
-	if fresh, ok := s.freshEnough(f, login, acct, hasPasskey); !ok {
-		return true, s.page(c, http.StatusForbidden, "error", pageData{Title: "This app needs a second factor",
-			Message: "It asks for a sign-in with an authenticator app or a passkey. Set one up with your care team, then try again."})
-	} else if !fresh {
-		// Asked for a passkey, or for two factors by an account whose
-		// only second factor is a passkey: say so on the sign-in page.
-		acr := strings.Fields(f.Form.Get("acr_values"))
-		if login.ACR != ACRPhishingResistant && hasPasskey() && (contains(acr, ACRPhishingResistant) ||
-			(contains(acr, ACRTwoFactor) && login.ACR == ACRPassword && !acct.HasSecondFactor())) {
-			return s.toPasskey(c, f)
-		}
+	if !recentEnough(f, login) {
 		return s.toLogin(c, f)
+	}
+	// The level this authorization needs: the server's, the client's,
+	// and what the app asks for (acr_values). A trusted device counts as
+	// a second factor only when the app asks for nothing more.
+	required := s.required(client)
+	want := required
+	for _, v := range strings.Fields(f.Form.Get("acr_values")) {
+		if acrRank(v) > acrRank(want) {
+			want = v
+		}
+	}
+	have := effectiveACR(login, asksStepUp(f.Form))
+	if want == ACRPhishingResistant && required != ACRPhishingResistant && !meets(have, want) && !hasPasskey() {
+		// Asked for a passkey by an app, by an account without one: the
+		// strongest factor it has.
+		want = ACRTwoFactor
+	}
+	if !meets(have, want) {
+		return s.askMissingFactor(c, f, login, acct, want, hasPasskey)
 	}
 	j.login, j.acct, j.client = login, acct, client
 	j.requested = s.offered(acct, strings.Fields(f.Form.Get("scope")))
@@ -442,6 +452,12 @@ func (s *Server) finish(c echo.Context, f *flow, login *Login, acct *Account, gr
 		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, fosite.ErrAccessDenied.WithHint("The user did not allow access."))
 		return nil
 	}
+	if client, err := s.clients.Get(ctx, f.Client); err != nil || !meets(login.ACR, s.required(client)) {
+		// The pipeline asks for the missing factor first; this is the
+		// last guard before a code exists.
+		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, fosite.ErrAccessDenied.WithHint("The sign-in does not meet the level this app requires."))
+		return nil
+	}
 	if needsPatient(granted) && f.Patient == "" {
 		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, fosite.ErrAccessDenied.WithHint("No patient record is available to this user."))
 		return nil
@@ -492,43 +508,57 @@ func (s *Server) loadLaunch(ctx context.Context, id string) (*launchContext, err
 	return &lc, json.Unmarshal(r.Data, &lc)
 }
 
-// freshEnough tells whether the sign-in session meets what the app asked
-// for: prompt=login and max_age want a sign-in made after the request
-// (or within max_age seconds of it), acr_values a second factor or a
-// passkey. A passkey sign-in is both: phishing-resistant, and two
-// factors in one (the device, unlocked by the user). An account without
-// a passkey asked for one is asked for two factors, the strongest it
-// has. fresh false sends the user to sign in again; ok false means
-// signing in again cannot help (the account has no second factor).
-func (s *Server) freshEnough(f *flow, login *Login, acct *Account, hasPasskey func() bool) (fresh, ok bool) {
+// recentEnough tells whether the sign-in session is recent enough for
+// what the app asked: prompt=login and max_age want a sign-in made after
+// the request (or within max_age seconds of it). False sends the user to
+// sign in again.
+func recentEnough(f *flow, login *Login) bool {
 	created := f.Created
 	if created.IsZero() {
-		return true, true
+		return true
 	}
 	form := f.Form
 	for _, p := range strings.Fields(form.Get("prompt")) {
 		if p == "login" && login.AuthTime.Before(created.Truncate(time.Second)) {
-			return false, true
+			return false
 		}
 	}
 	if v := form.Get("max_age"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 &&
 			login.AuthTime.Before(created.Truncate(time.Second).Add(-time.Duration(n)*time.Second)) {
-			return false, true
+			return false
 		}
 	}
-	for _, want := range strings.Fields(form.Get("acr_values")) {
-		if want == ACRPhishingResistant && login.ACR != ACRPhishingResistant && hasPasskey() {
-			return false, true
-		}
-		if (want == ACRTwoFactor || want == ACRPhishingResistant) && login.ACR == ACRPassword {
-			if !acct.HasSecondFactor() && !hasPasskey() {
-				return true, false
-			}
-			return false, true
-		}
+	return true
+}
+
+// asksStepUp tells whether the app asked for a fresh or stronger sign-in
+// (prompt=login, max_age, acr_values): then a trusted device does not
+// stand in for the second factor.
+func asksStepUp(form url.Values) bool {
+	return slices.Contains(strings.Fields(form.Get("prompt")), "login") || form.Get("max_age") != "" || form.Get("acr_values") != ""
+}
+
+// askMissingFactor asks a signed-in user for what the authorization
+// lacks: a passkey when it must be one (or is the only second factor
+// the account has), else the authenticator or recovery code; an account
+// with no second factor is told to set one up. A passkey sign-in is
+// both phishing-resistant and two factors in one (the device, unlocked by
+// the user).
+func (s *Server) askMissingFactor(c echo.Context, f *flow, login *Login, acct *Account, want string, hasPasskey func() bool) (bool, error) {
+	switch {
+	case want == ACRPhishingResistant && hasPasskey():
+		return s.toPasskey(c, f)
+	case want == ACRPhishingResistant:
+		return true, s.page(c, http.StatusForbidden, "error", pageData{Title: "This app needs a passkey",
+			Message: "It accepts only a sign-in with a passkey: your fingerprint, face or device PIN. Add one on your passkeys page, then try again."})
+	case acct.HasSecondFactor():
+		return true, s.askCode(c, acct, "/oauth/flow/"+f.id, login.key)
+	case hasPasskey():
+		return s.toPasskey(c, f)
 	}
-	return true, true
+	return true, s.page(c, http.StatusForbidden, "error", pageData{Title: "This app needs a second factor",
+		Message: "It asks for a sign-in with an authenticator app or a passkey. Set one up with your care team, then try again."})
 }
 
 // requestedAt is when the app's authorization request came: what

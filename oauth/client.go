@@ -40,8 +40,11 @@ type Client struct {
 	JWKSURL      string          `json:"jwksUrl,omitempty"`
 	// Provider marks an app operated by the provider itself; every other
 	// app gets the third-party risk notice on the authorization page.
-	Provider bool      `json:"provider,omitempty"`
-	Created  time.Time `json:"created"`
+	Provider bool `json:"provider,omitempty"`
+	// RequireACR raises the level the client's user tokens need above
+	// the server's (Config.RequireACR); "" keeps the server's.
+	RequireACR string    `json:"requireAcr,omitempty"`
+	Created    time.Time `json:"created"`
 }
 
 var _ fosite.Client = (*Client)(nil)
@@ -126,6 +129,12 @@ func (cs Clients) Add(ctx context.Context, c *Client) (secret string, err error)
 		}
 	default:
 		return "", fmt.Errorf("client type %q: use public, confidential or backend", c.Type)
+	}
+	if err := checkRequireACR(c.RequireACR); err != nil {
+		return "", err
+	}
+	if c.Type == ClientBackend && c.RequireACR != "" {
+		return "", errors.New("a backend client signs in no user: --require-acr does not apply")
 	}
 	if c.Type == ClientPublic && c.Asymmetric() {
 		return "", errors.New("a public client has no keys; use --type confidential")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/pquerna/otp/totp"
 )
 
 const grantScopes = "launch/patient openid fhirUser offline_access patient/*.rs"
@@ -293,9 +294,7 @@ func (es *eventsServer) authorize(t *testing.T, b *browser, user, password, scop
 		"state": {"state-12345678"}, "aud": {es.base}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
 	resp, _ := b.do(http.MethodGet, es.url+"/oauth/authorize?"+q.Encode(), nil)
 	flowURL := es.url + resp.Header.Get("Location")
-	if resp, _ := es.signIn(b, user, password); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-in: %d", resp.StatusCode)
-	}
+	es.signInTwoFactors(t, b, user, password)
 	resp, page := b.do(http.MethodGet, flowURL, nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `name="action"`) {
 		t.Fatalf("authorization page: %d\n%s", resp.StatusCode, page)
@@ -306,6 +305,52 @@ func (es *eventsServer) authorize(t *testing.T, b *browser, user, password, scop
 		t.Fatalf("no code: %d %v", resp.StatusCode, loc)
 	}
 	return loc.Query().Get("code"), verifier
+}
+
+// signInTwoFactors signs in with the password and an authenticator code
+// (every user token needs two factors), enrolling the account's app
+// first when it has none.
+func (es *eventsServer) signInTwoFactors(t *testing.T, b *browser, user, password string) {
+	t.Helper()
+	ctx := context.Background()
+	acct, err := es.accounts.ByUsername(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acct.HasTOTP() {
+		if _, err := es.accounts.EnrollTOTP(ctx, user); err != nil {
+			t.Fatal(err)
+		}
+		acct, _ = es.accounts.ByUsername(ctx, user)
+	}
+	resp, page := es.signIn(b, user, password)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `action="/oauth/login/code"`) {
+		t.Fatalf("sign-in: %d, no code asked", resp.StatusCode)
+	}
+	// A step the account has not used among the three accepted (the one
+	// before only while more than 3 s of this one remain), else a
+	// recovery code.
+	now := time.Now().Unix()
+	step := now / 30
+	if 30-now%30 > 3 {
+		step--
+	}
+	step = max(step, acct.TOTPLastStep+1)
+	var code string
+	if step <= now/30+1 {
+		if code, err = totp.GenerateCodeCustom(acct.TOTPSecret, time.Unix(step*30, 0), totpOpts); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		codes, err := es.accounts.NewRecoveryCodes(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code = codes[0]
+	}
+	if resp, _ := b.do(http.MethodPost, es.url+"/oauth/login/code", url.Values{"csrf": {csrfOf(t, page)}, "code": {code}}); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusOK {
+		t.Fatalf("code: %d", resp.StatusCode)
+	}
 }
 
 // post sends a form to an OAuth endpoint and decodes its JSON answer.

@@ -175,7 +175,7 @@ func (s *Server) loginPost(c echo.Context) error {
 	if acct.HasSecondFactor() {
 		// The password was right; the second factor decides. No session
 		// exists until it does.
-		return s.askCode(c, acct, next)
+		return s.askCode(c, acct, next, "")
 	}
 	ev.Success, ev.Detail = true, "password"
 	if err := s.reportOrFail(c, ev); err != nil {

@@ -24,6 +24,11 @@ type pendingLogin struct {
 	Account string `json:"account"`
 	Next    string `json:"next"`
 	Fails   int    `json:"fails,omitempty"`
+	// Login is the sign-in session this code would complete (a session
+	// with a password alone, or a trusted device's, asked for a second
+	// factor); "" after a password just typed. Too many wrong codes end
+	// it, so codes cannot be guessed through one session.
+	Login string `json:"login,omitempty"`
 }
 
 // maxCodeFails wrong codes end a pending sign-in: the password must be
@@ -31,10 +36,11 @@ type pendingLogin struct {
 // be guessed through one right password.
 const maxCodeFails = 5
 
-// askCode shows the authenticator-code page after a right password.
-func (s *Server) askCode(c echo.Context, acct *Account, next string) error {
+// askCode shows the authenticator-code page after a right password, or
+// in a signed-in session (login, its key) that needs a second factor.
+func (s *Server) askCode(c echo.Context, acct *Account, next, login string) error {
 	value := randomToken(32)
-	data, err := json.Marshal(pendingLogin{Account: acct.ID, Next: next})
+	data, err := json.Marshal(pendingLogin{Account: acct.ID, Next: next, Login: login})
 	if err != nil {
 		return err
 	}
@@ -67,6 +73,10 @@ func (s *Server) codePost(c echo.Context) error {
 	if err := json.Unmarshal(r.Data, &p); err != nil {
 		return err
 	}
+	if p.Login != "" && !s.logins.alive(ctx, p.Login) {
+		return s.page(c, http.StatusBadRequest, "login", pageData{Title: "Sign in", Next: safeNext(p.Next),
+			Error: "This page had expired. Please sign in again."})
+	}
 	acct, err := s.accounts.Get(ctx, p.Account)
 	if err != nil {
 		return err
@@ -89,6 +99,10 @@ func (s *Server) codePost(c echo.Context) error {
 		if p.Fails >= maxCodeFails {
 			_ = s.cfg.Records.DeleteRecord(ctx, kindPending, key)
 			setCookie(c, pendingCookie, "", -1)
+			if p.Login != "" {
+				s.logins.end(c)
+				_ = s.cfg.Records.DeleteRecord(ctx, kindLogin, p.Login)
+			}
 			return s.page(c, http.StatusUnauthorized, "login", pageData{Title: "Sign in again", Next: safeNext(p.Next),
 				Error: "Too many codes were not right. Sign in again with your password."})
 		}

@@ -56,6 +56,11 @@ type Config struct {
 	// AccessReports gives the access report page its lines (nil: the
 	// page says it is not available).
 	AccessReports AccessReports
+	// RequireACR is the level every user token needs: ACRTwoFactor (the
+	// default when empty) or ACRPhishingResistant. A password alone is
+	// refused: no configuration issues a user token without a second
+	// factor. A client's RequireACR may raise it.
+	RequireACR string
 }
 
 // Server is the SMART App Launch authorization server.
@@ -107,6 +112,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.AbsoluteTimeout <= 0 {
 		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if err := checkRequireACR(cfg.RequireACR); err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
+	if cfg.RequireACR == "" {
+		cfg.RequireACR = ACRTwoFactor
 	}
 	if cfg.HTTPClient == nil {
 		// A client's JWKS URL is fetched as registered: no redirects.

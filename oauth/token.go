@@ -32,6 +32,9 @@ func (s *Server) token(c echo.Context) error {
 		err = s.backendGrant(ar, sess)
 	case ar.GetGrantTypes().ExactOne("refresh_token"):
 		why, err = s.refreshGrant(c, ar)
+	case s.tooWeak(ar):
+		// A code made before the app's level was raised.
+		why, err = "sign-in weaker than the app requires", fosite.ErrInvalidGrant.WithHint("Sign in again with the second factor this app requires.")
 	}
 	if err != nil {
 		s.tokenRefused(c, ar, sess, why, err)
@@ -166,6 +169,17 @@ func (s *Server) presentedClient(c echo.Context) string {
 	return id
 }
 
+// tooWeak tells whether a user's grant was signed in to with less than
+// its client now requires (backend services sign in no user).
+func (s *Server) tooWeak(ar fosite.Requester) bool {
+	ses, ok := ar.GetSession().(*Session)
+	if !ok || ses == nil || ses.Account == "" {
+		return false
+	}
+	client, _ := ar.GetClient().(*Client)
+	return !meets(ses.ACR, s.required(client))
+}
+
 // backendGrant grants a backend service the system scopes it asked for
 // and its registration allows (fosite has checked the latter).
 func (s *Server) backendGrant(ar fosite.AccessRequester, sess *Session) error {
@@ -190,6 +204,11 @@ func (s *Server) refreshGrant(c echo.Context, ar fosite.AccessRequester) (string
 	ctx := c.Request().Context()
 	ses, _ := ar.GetSession().(*Session)
 	if ses != nil && ses.Account != "" {
+		if s.tooWeak(ar) {
+			// A refresh keeps the sign-in's level: it never upgrades a
+			// grant made with less than the app now requires.
+			return "sign-in weaker than the app requires", fosite.ErrInvalidGrant.WithHint("Sign in again with the second factor this app requires.")
+		}
 		acct, err := s.accounts.Get(ctx, ses.Account)
 		if errors.Is(err, fhir.ErrNotFound) || (err == nil && acct.Disabled) {
 			return "account disabled or removed", fosite.ErrInvalidGrant.WithHint("The user's account is disabled.")

@@ -109,6 +109,7 @@ func clientCmd(ctx context.Context, args []string, out io.Writer) error {
 		fs.StringVar(&c.JWKSURL, "jwks-url", "", "URL of the client's public JWKS (private_key_jwt)")
 		fs.StringVar(&c.Name, "name", "", "name shown to users")
 		fs.BoolVar(&c.Provider, "provider", false, "the app is operated by the provider (no third-party notice)")
+		fs.StringVar(&c.RequireACR, "require-acr", "", "raise the sign-in level the app's user tokens need above the server's: "+oauth.ACRPhishingResistant+" (passkeys only); empty keeps the server's")
 	case "remove":
 		fs.StringVar(&c.ID, "id", "", "client id")
 	case "list":
@@ -145,9 +146,13 @@ func clientCmd(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tTYPE\tNAME\tREDIRECT URIS\tSCOPES")
+		fmt.Fprintln(tw, "ID\tTYPE\tNAME\tREDIRECT URIS\tSCOPES\tREQUIRE ACR")
 		for _, cl := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Type, cl.Name, strings.Join(cl.RedirectURIs, " "), strings.Join(cl.Scopes, " "))
+			acr := cl.RequireACR
+			if acr == "" && cl.Type != oauth.ClientBackend {
+				acr = "(server's)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cl.ID, cl.Type, cl.Name, strings.Join(cl.RedirectURIs, " "), strings.Join(cl.Scopes, " "), acr)
 		}
 		return tw.Flush()
 	case "remove":

@@ -197,5 +197,6 @@ func TestBrowserPasskeysUnavailable(t *testing.T) {
 	}
 	checkPage(t, tb, "sign-in without passkeys")
 	tb.signInWithPassword("ann", "correct horse battery")
+	tb.enterCode(s.code(t, "ann"))
 	tb.waitText("You are signed in")
 }

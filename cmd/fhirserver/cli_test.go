@@ -242,7 +242,7 @@ func TestUserAddAndDisable(t *testing.T) {
 	dir := s.Config.DataDir
 	const password = "a long enough passphrase"
 	out := mustCLI(t, password+"\n", "user", "add", "--data", dir, "--username", "Bea", "--role", "patient",
-		"--fhir-user", "Patient/pat-b", "--password-stdin")
+		"--fhir-user", "Patient/pat-b", "--password-stdin", "--totp")
 	if !strings.Contains(out, "user bea added (patient)") || strings.Contains(out, password) {
 		t.Fatalf("output %q", out)
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oncofhir/oncofhir/oauth"
 )
 
 // Config is read once, here, from flags and FHIR_* environment variables
@@ -27,6 +29,9 @@ type Config struct {
 	SessionIdle         time.Duration
 	SessionMax          time.Duration
 	StepUpMaxAge        time.Duration
+	// RequireACR is the level every user token needs (two factors, or
+	// phishing-resistant); never a password alone.
+	RequireACR string
 	// AuditKeyFile holds the Ed25519 key that signs audit checkpoints,
 	// kept apart from the data ("" means audit-signing.key beside the
 	// embedded store, or in the working directory with MongoDB).
@@ -104,6 +109,7 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.DurationVar(&c.SessionIdle, "session-idle", envDuration("FHIR_SESSION_IDLE", 15*time.Minute), "sign-in sessions end after this long unused (FHIR_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionMax, "session-max", envDuration("FHIR_SESSION_MAX", 12*time.Hour), "sign-in sessions end this long after sign-in (FHIR_SESSION_MAX)")
 	fs.DurationVar(&c.StepUpMaxAge, "step-up-max-age", envDuration("FHIR_STEP_UP_MAX_AGE", 15*time.Minute), "how recent a two-factor sign-in must be for $everything, documents and Consent writes (FHIR_STEP_UP_MAX_AGE)")
+	fs.StringVar(&c.RequireACR, "require-acr", env("FHIR_REQUIRE_ACR", oauth.ACRTwoFactor), "level every user token needs: "+oauth.ACRTwoFactor+" or "+oauth.ACRPhishingResistant+"; a client's --require-acr may raise it (FHIR_REQUIRE_ACR)")
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
 	retention := fs.String("audit-retention", env("FHIR_AUDIT_RETENTION", "6y"), "how long AuditEvents are kept, at least 6y: years (6y), days (2200d) or a duration; older ones are deleted daily (FHIR_AUDIT_RETENTION)")
@@ -141,6 +147,9 @@ func (c Config) validate() error {
 	}
 	if c.StepUpMaxAge <= 0 {
 		return fmt.Errorf("--step-up-max-age must be positive")
+	}
+	if c.RequireACR != oauth.ACRTwoFactor && c.RequireACR != oauth.ACRPhishingResistant {
+		return fmt.Errorf("--require-acr must be %s or %s: no user token is issued for a password alone", oauth.ACRTwoFactor, oauth.ACRPhishingResistant)
 	}
 	if c.SessionIdle <= 0 || c.SessionMax < c.SessionIdle {
 		return fmt.Errorf("--session-idle must be positive and no longer than --session-max")

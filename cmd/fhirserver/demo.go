@@ -25,7 +25,15 @@ const (
 
 type demoUser struct {
 	Username, Role, FHIRUser, Password string
+	// TOTP is the authenticator app's otpauth:// URI; Codes a few of the
+	// account's recovery codes. Demo accounts only: every user token
+	// needs a second factor, and a demo must be usable by hand.
+	TOTP  string
+	Codes []string
 }
+
+// demoCodesShown is how many recovery codes the banner prints per user.
+const demoCodesShown = 3
 
 // demoAccess registers the demo app and the demo users (a patient, their
 // caregiver, an oncologist, a nurse, front desk and billing) with fresh
@@ -52,12 +60,12 @@ func (m *Main) demoAccess(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	users := []demoUser{
-		{"patient", "patient", "Patient/" + pid, ""},
-		{"caregiver", "proxy", rp, ""},
-		{"oncologist", "oncologist", pr, ""},
-		{"nurse", "nurse", "", ""},
-		{"frontdesk", "front-desk", "", ""},
-		{"billing", "billing", "", ""},
+		{Username: "patient", Role: "patient", FHIRUser: "Patient/" + pid},
+		{Username: "caregiver", Role: "proxy", FHIRUser: rp},
+		{Username: "oncologist", Role: "oncologist", FHIRUser: pr},
+		{Username: "nurse", Role: "nurse"},
+		{Username: "frontdesk", Role: "front-desk"},
+		{Username: "billing", Role: "billing"},
 	}
 	accounts := m.OAuth.Accounts()
 	for i := range users {
@@ -70,6 +78,14 @@ func (m *Main) demoAccess(ctx context.Context, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("demo user %s: %w", u.Username, err)
 		}
+		if u.TOTP, err = accounts.EnrollTOTP(ctx, u.Username); err != nil {
+			return fmt.Errorf("demo user %s: %w", u.Username, err)
+		}
+		codes, err := accounts.NewRecoveryCodes(ctx, u.Username)
+		if err != nil {
+			return fmt.Errorf("demo user %s: %w", u.Username, err)
+		}
+		u.Codes = codes[:demoCodesShown]
 	}
 	_, err = m.OAuth.Clients().Add(ctx, &oauth.Client{ID: demoClientID, Name: "Demo app", Type: oauth.ClientPublic,
 		RedirectURIs: []string{demoRedirectURI}, LaunchURI: demoLaunchURI, Scopes: strings.Fields(demoScopes)})
@@ -78,9 +94,12 @@ func (m *Main) demoAccess(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "\n*** DEMO MODE: synthetic data only; never use this server for real patient data. ***")
 	fmt.Fprintf(out, "Demo app: client_id %s (public), redirect URI %s, launch URI %s\n", demoClientID, demoRedirectURI, demoLaunchURI)
-	fmt.Fprintln(out, "Demo users (passwords are new at every start):")
+	fmt.Fprintln(out, "Demo users (passwords, authenticator secrets and recovery codes are new at every start;")
+	fmt.Fprintln(out, "every sign-in needs the password and then a code from the authenticator app or a recovery code):")
 	for _, u := range users {
 		fmt.Fprintf(out, "  %-11s %-11s %s  %s\n", u.Username, u.Role, u.Password, u.FHIRUser)
+		fmt.Fprintf(out, "      authenticator app: %s\n", u.TOTP)
+		fmt.Fprintf(out, "      recovery codes: %s\n", strings.Join(u.Codes, " "))
 	}
 	return nil
 }
@@ -127,7 +146,10 @@ func demoHints(out io.Writer, cfg Config) {
   curl %s/.well-known/smart-configuration
 Every other request needs a token. Get one as the demo patient:
   1. open %s
-  2. sign in as "patient" with the password above and press Allow;
+  2. sign in as "patient" with the password above; when asked for a code, add the
+     "authenticator app" URI above to an authenticator app (or compute the code with
+     oathtool --totp -b SECRET) and type its code, or type one of the recovery codes;
+     then press Allow;
   3. the browser goes to %s?code=...: copy the code (nothing listens there), then
      curl -s %s/oauth/token -d grant_type=authorization_code -d client_id=%s \
        -d redirect_uri=%s -d code_verifier=%s -d code=CODE

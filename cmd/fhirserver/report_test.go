@@ -88,10 +88,7 @@ func TestAccessReportAPI(t *testing.T) {
 		{"al", "proxy", "RelatedPerson/rp-1", "caregiver passphrase"},
 		{"nurse-n", "nurse", "", "nurse passphrase"},
 	} {
-		acct, err := s.OAuth.Accounts().Add(ctx, a.user, a.role, a.fhirUser, a.password)
-		if err != nil {
-			t.Fatal(err)
-		}
+		acct := addUser(t, s.Main, a.user, a.role, a.fhirUser, a.password)
 		accounts = append(accounts, acct.ID)
 	}
 	ann, err := s.OAuth.Accounts().ByUsername(ctx, "ann")
@@ -293,7 +290,7 @@ func TestAccessReportPageThroughTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page = readAll(t, resp)
+	resp, page = answerCode(t, b, resp, readAll(t, resp), "ann")
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/oauth/access-report" {
 		t.Fatalf("after signing in: %d at %s", resp.StatusCode, resp.Request.URL)
 	}

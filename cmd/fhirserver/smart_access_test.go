@@ -50,7 +50,7 @@ func TestPatientTokenReachesOnlyItsPatient(t *testing.T) {
 		{"read another Patient → 404", "GET", "/Patient/pat-b", "", 404},
 		{"read another patient's Observation → 404", "GET", "/Observation/obs-b", "", 404},
 		{"vread another patient's Observation → 404", "GET", "/Observation/obs-b/_history/1", "", 404},
-		{"another patient's $everything → 401 step-up first (a password-only token)", "GET", "/Patient/pat-b/$everything", "", 401},
+		{"another patient's $everything → 404 (a two-factor token passes step-up)", "GET", "/Patient/pat-b/$everything", "", 404},
 		{"create an Observation for another patient → 403", "POST", "/Observation",
 			`{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pat-b"}}`, 403},
 		{"update another patient's Observation → 404", "PUT", "/Observation/obs-b",

@@ -186,9 +186,7 @@ func TestAuthorizationErrorsInfernoChecks(t *testing.T) {
 func TestEHRLaunch(t *testing.T) {
 	s := startSMART(t)
 	ctx := context.Background()
-	if _, err := s.OAuth.Accounts().Add(ctx, "dr-who", "oncologist", "", "a long passphrase"); err != nil {
-		t.Fatal(err)
-	}
+	addUser(t, s.Main, "dr-who", "oncologist", "", "a long passphrase")
 	if _, err := s.ensureResource(ctx, "Encounter", "enc-a", `{"resourceType":"Encounter","id":"enc-a","status":"finished",`+
 		`"class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},"subject":{"reference":"Patient/pat-a"}}`); err != nil {
 		t.Fatal(err)
@@ -221,7 +219,7 @@ func TestEHRLaunch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body = readAll(t, resp)
+	resp, body = answerCode(t, jar, resp, readAll(t, resp), "dr-who")
 	if resp.StatusCode != 200 || !strings.Contains(body, "Open EHR app?") || !strings.Contains(body, "Ben Brown") {
 		t.Fatalf("confirmation page: %d\n%s", resp.StatusCode, body)
 	}
@@ -254,9 +252,7 @@ func TestEHRLaunch(t *testing.T) {
 	authURL := conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier),
 		oauth2.SetAuthURLParam("aud", loc.Query().Get("iss")), oauth2.SetAuthURLParam("launch", loc.Query().Get("launch")))
 	// Another staff member cannot use this launch, by page or by form.
-	if _, err := s.OAuth.Accounts().Add(ctx, "dr-two", "oncologist", "", "another passphrase"); err != nil {
-		t.Fatal(err)
-	}
+	addUser(t, s.Main, "dr-two", "oncologist", "", "another passphrase")
 	other := browser(t)
 	resp, body = signIn(t, other, authURL, "dr-two", "another passphrase")
 	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "Allow EHR app") {

@@ -23,12 +23,8 @@ func TestPatientContextFollowsTheUser(t *testing.T) {
 		`{"resourceType":"RelatedPerson","id":"rp-1","patient":{"reference":"Patient/pat-a"},"name":[{"family":"Abbott","given":["Al"]}]}`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.OAuth.Accounts().Add(ctx, "al", "proxy", "RelatedPerson/rp-1", "caregiver passphrase"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.OAuth.Accounts().Add(ctx, "nurse-n", "nurse", "", "nurse passphrase"); err != nil {
-		t.Fatal(err)
-	}
+	addUser(t, s.Main, "al", "proxy", "RelatedPerson/rp-1", "caregiver passphrase")
+	addUser(t, s.Main, "nurse-n", "nurse", "", "nurse passphrase")
 	conf := s.oauthConfig("launch/patient openid fhirUser patient/*.rs")
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir"))
@@ -139,12 +135,27 @@ func TestDemoLaunchByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	trackServer(m)
 	pw := regexp.MustCompile(`(?m)^\s+patient\s+patient\s+(\S+)`).FindStringSubmatch(out.String())
 	if pw == nil {
 		t.Fatalf("no demo patient password in:\n%s", out.String())
 	}
+	// The banner gives the demo patient's second factor too: the code of
+	// the printed authenticator URI answers the code page.
+	uri := regexp.MustCompile(`(?m)^\s+patient\s+patient\s+\S+.*\n\s+authenticator app: (otpauth://\S+)\n\s+recovery codes: \S+ \S+ \S+$`).FindStringSubmatch(out.String())
+	if uri == nil {
+		t.Fatalf("no authenticator URI and recovery codes for the demo patient in:\n%s", out.String())
+	}
 	b := browser(t)
-	resp, body := signIn(t, b, demoAuthorizeURL(cfg), "patient", pw[1])
+	resp, body := signInPassword(t, b, demoAuthorizeURL(cfg), "patient", pw[1])
+	if !isCodePage(body) {
+		t.Fatalf("the demo patient's password alone was enough: %d", resp.StatusCode)
+	}
+	resp, err = b.PostForm(cfg.BaseURL+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {totpCode(t, uri[1], "")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
 	if !strings.Contains(body, "Allow Demo app") {
 		t.Fatalf("%d:\n%s", resp.StatusCode, body)
 	}
@@ -178,9 +189,7 @@ func TestCaregiverAccessEndsWithTheLink(t *testing.T) {
 	if _, err := s.ensureResource(ctx, "RelatedPerson", "rp-1", rp); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.OAuth.Accounts().Add(ctx, "al", "proxy", "RelatedPerson/rp-1", "caregiver passphrase"); err != nil {
-		t.Fatal(err)
-	}
+	addUser(t, s.Main, "al", "proxy", "RelatedPerson/rp-1", "caregiver passphrase")
 	conf := s.oauthConfig("launch/patient offline_access patient/*.rs")
 	verifier := oauth2.GenerateVerifier()
 	b := browser(t)

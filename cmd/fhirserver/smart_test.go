@@ -57,9 +57,8 @@ func startSMART(t *testing.T) *smartServer {
 			t.Fatal(err)
 		}
 	}
-	if _, err := m.OAuth.Accounts().Add(ctx, "ann", "patient", "Patient/pat-a", "correct horse battery"); err != nil {
-		t.Fatal(err)
-	}
+	trackServer(m)
+	addUser(t, m, "ann", "patient", "Patient/pat-a", "correct horse battery")
 	if _, err := m.OAuth.Clients().Add(ctx, &oauth.Client{ID: "app", Name: "Test app", Type: oauth.ClientPublic,
 		RedirectURIs: []string{appRedirect},
 		Scopes:       strings.Fields("launch/patient openid fhirUser offline_access patient/*.cruds patient/*.read")}); err != nil {
@@ -102,9 +101,19 @@ func readAll(t *testing.T, resp *http.Response) string {
 	return string(b)
 }
 
-// signIn follows an authorize URL through the login page, returning the
-// authorization page's response.
+// signIn follows an authorize URL through the login page and, when asked
+// for it, the second factor's code (answerCode), returning the page that
+// follows (the authorization page's response, for a launch).
 func signIn(t *testing.T, b *http.Client, authURL, user, password string) (*http.Response, string) {
+	t.Helper()
+	resp, body := signInPassword(t, b, authURL, user, password)
+	return answerCode(t, b, resp, body, user)
+}
+
+// signInPassword follows an authorize URL through the login page and
+// stops at the page after the password (the code page, for an account
+// with a second factor).
+func signInPassword(t *testing.T, b *http.Client, authURL, user, password string) (*http.Response, string) {
 	t.Helper()
 	resp, err := b.Get(authURL)
 	if err != nil {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"html"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +41,7 @@ func TestSignInWithAnAuthenticatorApp(t *testing.T) {
 	authURL := conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir"))
 
 	b := browser(t)
-	resp, body := signIn(t, b, authURL, "ann", "correct horse battery")
+	resp, body := signInPassword(t, b, authURL, "ann", "correct horse battery")
 	if resp.StatusCode != 200 || !strings.Contains(body, "Enter your code") || strings.Contains(body, "Allow Test app") {
 		t.Fatalf("after the password: %d\n%s", resp.StatusCode, body)
 	}
@@ -53,7 +51,7 @@ func TestSignInWithAnAuthenticatorApp(t *testing.T) {
 	} else if page := readAll(t, r); !strings.Contains(page, `action="/oauth/login"`) {
 		t.Fatalf("a session existed before the code:\n%s", page)
 	}
-	resp, body = signIn(t, b, authURL, "ann", "correct horse battery")
+	resp, body = signInPassword(t, b, authURL, "ann", "correct horse battery")
 	good := code()
 	resp, err = b.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {good}})
 	if err != nil {
@@ -95,7 +93,7 @@ func TestSignInWithAnAuthenticatorApp(t *testing.T) {
 
 	// The same code again, in another browser, is refused.
 	b2 := browser(t)
-	_, body = signIn(t, b2, authURL, "ann", "correct horse battery")
+	_, body = signInPassword(t, b2, authURL, "ann", "correct horse battery")
 	resp, err = b2.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {good}})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +140,7 @@ func TestSignInWithARecoveryCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := browser(t)
-	resp, body := signIn(t, b, s.base+"/oauth/login?next=/oauth/signed-in", "ann", "correct horse battery")
+	resp, body := signInPassword(t, b, s.base+"/oauth/login?next=/oauth/signed-in", "ann", "correct horse battery")
 	if !strings.Contains(body, "Enter your code") {
 		t.Fatalf("after the password: %d\n%s", resp.StatusCode, body)
 	}
@@ -164,7 +162,7 @@ func TestSignInWithARecoveryCode(t *testing.T) {
 	}
 	// The old codes no longer work.
 	b2 := browser(t)
-	_, body = signIn(t, b2, s.base+"/oauth/login?next=/oauth/signed-in", "ann", "correct horse battery")
+	_, body = signInPassword(t, b2, s.base+"/oauth/login?next=/oauth/signed-in", "ann", "correct horse battery")
 	resp, err = b2.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {codes[1]}})
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +179,6 @@ func TestSignInWithARecoveryCode(t *testing.T) {
 // without.
 func TestAuthorizeHonoursPromptMaxAgeAndACR(t *testing.T) {
 	s := startSMART(t)
-	ctx := context.Background()
 	conf := s.oauthConfig("launch/patient openid fhirUser patient/*.rs")
 	verifier := oauth2.GenerateVerifier()
 	url := func(extra ...oauth2.AuthCodeOption) string {
@@ -214,78 +211,36 @@ func TestAuthorizeHonoursPromptMaxAgeAndACR(t *testing.T) {
 		t.Error("a plain request asked for a new sign-in")
 	}
 
-	acr := oauth2.SetAuthURLParam("acr_values", oauth.ACRTwoFactor)
-	resp, body := signIn(t, browser(t), url(acr), "ann", "correct horse battery")
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "needs a second factor") {
-		t.Errorf("acr_values two factors, no second factor: %d", resp.StatusCode)
-	}
-	if _, err := s.OAuth.Accounts().EnrollTOTP(ctx, "ann"); err != nil {
-		t.Fatal(err)
-	}
-	_, body = signIn(t, browser(t), url(acr), "ann", "correct horse battery")
-	if !strings.Contains(body, "Enter your code") {
-		t.Errorf("acr_values two factors, with an app: the code was not asked")
+	// A two-factor session answers acr_values asking for two factors;
+	// asking for a passkey, of an account without one, asks for the
+	// strongest factor it has, which this session already holds.
+	for _, acr := range []string{oauth.ACRTwoFactor, oauth.ACRPhishingResistant} {
+		r, err := b.Get(url(oauth2.SetAuthURLParam("acr_values", acr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := readAll(t, r); !strings.Contains(page, "Allow Test app") {
+			t.Errorf("acr_values %s with a two-factor session: %d", acr, r.StatusCode)
+		}
 	}
 }
 
 // launchStrong runs a standalone launch for ann signing in with two
-// factors (her password and a recovery code), granting every resource
-// scope requested: a token that passes step-up.
+// factors: since every user token needs them, any launch.
 func (s *smartServer) launchStrong(t *testing.T, scopes string) *oauth2.Token {
 	t.Helper()
-	ctx := context.Background()
-	codes, err := s.OAuth.Accounts().NewRecoveryCodes(ctx, "ann")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := s.oauthConfig(scopes)
-	verifier := oauth2.GenerateVerifier()
-	b := browser(t)
-	_, body := signIn(t, b, conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", s.base+"/fhir")),
-		"ann", "correct horse battery")
-	resp, err := b.PostForm(s.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {codes[0]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body = readAll(t, resp)
-	next := regexp.MustCompile(`<a href="([^"]+)">Continue without new codes</a>`).FindStringSubmatch(body)
-	if next == nil {
-		t.Fatalf("after the recovery code:\n%s", body)
-	}
-	resp, err = b.Get(s.base + html.UnescapeString(next[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body = readAll(t, resp)
-	var keep []string
-	for _, sc := range strings.Fields(scopes) {
-		if strings.HasPrefix(sc, "patient/") || sc == "offline_access" {
-			keep = append(keep, sc)
-		}
-	}
-	resp, err = b.PostForm(resp.Request.URL.String(), url.Values{"csrf": {pageCSRF(t, body)}, "action": {"grant"}, "scope": keep})
-	if err != nil {
-		t.Fatal(err)
-	}
-	readAll(t, resp)
-	loc, err := resp.Location()
-	if err != nil {
-		t.Fatalf("no redirect: %d", resp.StatusCode)
-	}
-	tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return s.launch(t, scopes)
 }
 
 // TestStepUpForSensitiveInteractions: downloading the whole record, a
 // document, or changing who may see the record asks a password-only
-// token for a recent two-factor sign-in (RFC 9470); a two-factor token
-// passes; backend services are not asked.
+// token (one issued before a second factor was required) for a recent
+// two-factor sign-in (RFC 9470); a two-factor token passes; backend
+// services are not asked.
 func TestStepUpForSensitiveInteractions(t *testing.T) {
 	s := startSMART(t)
 	weak := s.launch(t, "launch/patient patient/*.cruds").AccessToken
+	downgradeGrants(t, s.Main)
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/Patient/pat-a/$everything", ""},
 		{"GET", "/DocumentReference?patient=pat-a", ""},
