@@ -101,6 +101,13 @@ type Decision struct {
 	// reachable, all but these without limit. Limits is empty, not nil, so
 	// that a caller still decides each type on its own.
 	Except []string
+	// StepUp, when set, is a further obligation: resources carrying one
+	// of its labels need a recent strong sign-in the principal's token
+	// does not show (RFC 9470). On a permit about a type, the caller
+	// checks each resource it would return with StepUp.Needs; on a
+	// decision about one resource that carries such a label, Permit is
+	// false and the caller answers 401 insufficient_user_authentication.
+	StepUp *StepUp
 }
 
 // Limit is one set of conditions that together make a resource reachable.

@@ -25,6 +25,9 @@ type Config struct {
 	// BaseURL is the FHIR base, so that absolute references to this server
 	// in a permission's query read as Type/id.
 	BaseURL string
+	// StepUp is when labelled resources need a recent strong sign-in
+	// (off without labels).
+	StepUp StepUpRule
 }
 
 // Policy decides from the principal's SMART permissions and patient
@@ -60,6 +63,20 @@ func (p *Policy) Decide(ctx context.Context, req Request) (Decision, error) {
 	if who == nil {
 		return Decision{Reason: "the request carries no credentials"}, nil
 	}
+	d, err := p.decide(req, who, letter)
+	if err != nil || !d.Permit {
+		return d, err
+	}
+	// Labels ask for a strong, recent sign-in: only of what the principal
+	// may reach anyway, so that a refusal tells nothing of other data.
+	if d.StepUp = p.cfg.StepUp.stepUp(who); d.StepUp != nil && d.StepUp.Needs(req.Resource) {
+		return Decision{StepUp: d.StepUp, Reason: d.StepUp.Reason}, nil
+	}
+	return d, nil
+}
+
+// decide is Decide without the step-up rule.
+func (p *Policy) decide(req Request, who *fhir.Principal, letter byte) (Decision, error) {
 	if req.Type == "" {
 		return p.systemWide(who, req.Interaction, letter), nil
 	}

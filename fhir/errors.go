@@ -68,6 +68,9 @@ type Error struct {
 	Diagnostics string
 	Expression  []string
 	Err         error // the cause, logged, never sent
+	// Challenge, on a 401, is the WWW-Authenticate header sent with it
+	// (see InsufficientAuthentication).
+	Challenge string
 }
 
 func (e *Error) Error() string {

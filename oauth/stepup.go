@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -41,10 +40,9 @@ func (s *Server) StepUp(next echo.HandlerFunc) echo.HandlerFunc {
 		if strong {
 			desc = "A more recent sign-in is required"
 		}
-		c.Response().Header().Set("WWW-Authenticate", fmt.Sprintf(
-			`Bearer realm="%s", error="insufficient_user_authentication", error_description="%s", acr_values="%s", max_age=%d`,
-			s.base, desc, ACRTwoFactor, int(maxAge/time.Second)))
-		return &fhir.Error{Code: fhir.CodeLogin, Status: http.StatusUnauthorized, Diagnostics: desc + " for this request"}
+		e := fhir.InsufficientAuthentication(s.base, desc, ACRTwoFactor, maxAge)
+		c.Response().Header().Set("WWW-Authenticate", e.Challenge)
+		return e
 	}
 }
 

@@ -168,6 +168,9 @@ func (h *handler) everything(c echo.Context) error {
 		full := h.BaseURL + "/" + r.Type + "/" + r.ID
 		b.Entry = append(b.Entry, models.BundleEntry{FullUrl: &full, Resource: r.JSON, Search: &models.BundleEntrySearch{Mode: &mode}})
 	}
+	if e := g.stepUpOutcome(); e != nil {
+		b.Entry = append(b.Entry, *e)
+	}
 	body, err := marshal(b)
 	if err != nil {
 		return err

@@ -76,6 +76,9 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			logger.Error("request failed", "method", c.Request().Method, "route", c.Path(),
 				"status", status, "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 		}
+		if ch := list[0].Challenge; ch != "" && status == http.StatusUnauthorized {
+			c.Response().Header().Set("WWW-Authenticate", ch)
+		}
 		if status == http.StatusServiceUnavailable {
 			c.Response().Header().Set("Retry-After", "1")
 		}

@@ -11,10 +11,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
@@ -49,6 +52,11 @@ type gate struct {
 	ctx   context.Context
 	who   *fhir.Principal
 	cache []decided
+	// withheld counts the labelled resources a result left out because
+	// the principal's sign-in is not strong or recent enough for them;
+	// stepUp is what they need.
+	withheld int
+	stepUp   *consent.StepUp
 }
 
 type decided struct {
@@ -113,7 +121,7 @@ func (g *gate) admitStored(op consent.Interaction, r *fhir.Resource) error {
 
 func (g *gate) decide(op consent.Interaction, r *fhir.Resource, stored bool) error {
 	d, err := g.allow(op, r.Type)
-	if err != nil || d.Limits == nil {
+	if err != nil || d.Limits == nil && d.StepUp == nil {
 		return err
 	}
 	live, err := g.h.lastContent(g.ctx, r)
@@ -121,7 +129,16 @@ func (g *gate) decide(op consent.Interaction, r *fhir.Resource, stored bool) err
 		return err
 	}
 	if live == nil { // no content to decide on: nothing to show
+		if d.Limits == nil {
+			return nil
+		}
 		return notFound(r.Type, r.ID)
+	}
+	if d.Limits == nil {
+		if d.StepUp.Needs(live) {
+			return g.insufficient(d.StepUp)
+		}
+		return nil
 	}
 	req := consent.Request{Principal: g.who, Interaction: op, Type: r.Type, Resource: live, Index: g.h.indexOf(live)}
 	if stored && live == r {
@@ -135,14 +152,81 @@ func (g *gate) decide(op consent.Interaction, r *fhir.Resource, stored bool) err
 		return nil
 	case d.Conceal:
 		return notFound(r.Type, r.ID)
+	case d.StepUp != nil:
+		return g.insufficient(d.StepUp)
 	}
 	return forbidden(d)
+}
+
+// insufficient is the answer to a labelled resource whose principal's
+// sign-in is too weak or too old: 401 with the RFC 9470 challenge.
+func (g *gate) insufficient(s *consent.StepUp) error {
+	g.stepUp = s
+	return fhir.InsufficientAuthentication(g.h.BaseURL, s.Reason, s.ACR, s.MaxAge)
+}
+
+// needsStepUp tells whether err is insufficient's answer.
+func needsStepUp(err error) bool {
+	var fe *fhir.Error
+	return errors.As(err, &fe) && fe.Challenge != ""
+}
+
+// withhold leaves out, in place, the resources of list (of op) that need
+// a stronger or more recent sign-in than the principal's, counting them
+// for the result's warning (see stepUpOutcome).
+func (g *gate) withhold(op consent.Interaction, list []*fhir.Resource) ([]*fhir.Resource, error) {
+	if g == nil || g.h.Guard == nil {
+		return list, nil
+	}
+	out := list[:0]
+	for _, r := range list {
+		d, err := g.allow(op, r.Type)
+		if err != nil {
+			return nil, err
+		}
+		if d.StepUp.Needs(r) {
+			g.withheld++
+			g.stepUp = d.StepUp
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// held is how many resources withhold and admits have left out so far
+// for want of a step-up.
+func (g *gate) held() int {
+	if g == nil {
+		return 0
+	}
+	return g.withheld
+}
+
+// stepUpOutcome is the warning a Bundle carries when labelled resources
+// were left out of it (nil when none was): how many, and the RFC 9470
+// parameters to sign in again with.
+func (g *gate) stepUpOutcome() *models.BundleEntry {
+	if g == nil || g.withheld == 0 || g.stepUp == nil {
+		return nil
+	}
+	s := g.stepUp
+	diag := fmt.Sprintf("%d resource(s) with a restricted security label were left out: %s to see them "+
+		"(sign in again with acr_values=%s and max_age=%d).", g.withheld, strings.ToLower(s.Reason[:1])+s.Reason[1:], s.ACR, int(s.MaxAge/time.Second))
+	oo, _ := json.Marshal(models.OperationOutcome{Issue: []models.OperationOutcomeIssue{{
+		Severity: models.IssueSeverityWarning, Code: models.IssueTypeSuppressed, Diagnostics: &diag}}})
+	mode := models.SearchEntryModeOutcome
+	return &models.BundleEntry{Resource: oo, Search: &models.BundleEntrySearch{Mode: &mode}}
 }
 
 // admits is admit (admitStored when stored) for a resource a result may
 // leave out: false when it must be left out.
 func (g *gate) admits(op consent.Interaction, r *fhir.Resource, stored bool) (bool, error) {
 	err := g.decide(op, r, stored)
+	if needsStepUp(err) {
+		g.withheld++
+		return false, nil
+	}
 	if isCode(err, fhir.CodeForbidden) || isCode(err, fhir.CodeNotFound) {
 		return false, nil
 	}
@@ -288,10 +372,13 @@ func (g *gate) permitted(op consent.Interaction, types []string) ([]string, erro
 func (g *gate) keep(op consent.Interaction, typ, patient string, list []*fhir.Resource) ([]*fhir.Resource, error) {
 	if typ != "" {
 		d, err := g.allow(op, typ)
-		if err != nil || d.Limits == nil || slices.ContainsFunc(d.Limits, func(l consent.Limit) bool {
+		if err != nil {
+			return nil, err
+		}
+		if d.Limits == nil || slices.ContainsFunc(d.Limits, func(l consent.Limit) bool {
 			return patient != "" && (l.Patient == "" || l.Patient == patient) && l.Match.IDs == nil && len(l.Match.Clauses) == 0
 		}) {
-			return list, err
+			return g.withhold(op, list)
 		}
 	}
 	out := list[:0:0]
@@ -319,7 +406,8 @@ func (g *gate) admitsVersion(op consent.Interaction, instance bool, r *fhir.Reso
 		}
 		return false, err
 	}
-	if d.Limits == nil || instance && r.Deleted {
+	// A deletion shows no content: under no limit, nothing to check.
+	if instance && r.Deleted || d.Limits == nil && (d.StepUp == nil || r.Deleted) {
 		return true, nil
 	}
 	return g.admits(op, r, false)

@@ -125,9 +125,18 @@ func (h *handler) history(c echo.Context) error {
 	}
 	shown := page.Entries[:0]
 	for _, r := range page.Entries {
+		held := g.held()
 		if ok, err := g.admitsVersion(op, q.ID != "", r); err != nil || !ok {
 			if err != nil {
 				return err
+			}
+			if g.held() > held {
+				// A labelled version the sign-in is too weak for: its
+				// entry comes without the resource, and its outcome says
+				// why (a history entry must have its request and response).
+				e := h.historyEntry(r)
+				e.Resource, e.Response.Outcome = nil, g.stepUpOutcome().Resource
+				b.Entry = append(b.Entry, e)
 			}
 			continue
 		}

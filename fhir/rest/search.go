@@ -154,6 +154,9 @@ func (h *handler) runSearch(c echo.Context, g *gate, typ string, values url.Valu
 	for _, r := range page.included {
 		b.Entry = append(b.Entry, h.searchEntry(r, &include, p))
 	}
+	if e := g.stepUpOutcome(); e != nil {
+		b.Entry = append(b.Entry, *e)
+	}
 	if len(p.Unknown) > 0 {
 		outcome := models.SearchEntryModeOutcome
 		oo := fhir.OperationOutcome(&fhir.Error{Code: fhir.CodeNotSupported, Status: http.StatusOK,
@@ -244,6 +247,16 @@ func (h *handler) execute(ctx context.Context, g *gate, p *search.Parsed, offset
 	}
 	if len(res) > p.Count {
 		res, page.more = res[:p.Count], true
+	}
+	// Labelled matches the principal's sign-in is too weak for are left
+	// out (the Bundle says how many); the page and its links stay as the
+	// store counted them.
+	op := consent.SearchType
+	if p.Query.Type == "" && len(parts) > 1 {
+		op = consent.SearchSystem
+	}
+	if res, err = g.withhold(op, res); err != nil {
+		return nil, err
 	}
 	page.matches = res
 	if page.total < 0 && !page.more && p.Total != "none" {
