@@ -164,10 +164,10 @@ func clientCmd(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// userCmd: fhirserver user add|list|disable.
+// userCmd: fhirserver user add|list|disable|unlock.
 func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: fhirserver user add|list|disable [flags]")
+		return errors.New("usage: fhirserver user add|list|disable|unlock [flags]")
 	}
 	sub, args := args[0], args[1:]
 	var cfg Config
@@ -183,11 +183,11 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from standard input")
 		fs.BoolVar(&withTOTP, "totp", false, "also enroll an authenticator app: prints its otpauth:// URI once")
 		fs.BoolVar(&withCodes, "recovery-codes", false, "also make ten one-time recovery codes: printed once")
-	case "disable":
+	case "disable", "unlock":
 		fs.StringVar(&username, "username", "", "username")
 	case "list":
 	default:
-		return fmt.Errorf("unknown user command %q (add, list, disable)", sub)
+		return fmt.Errorf("unknown user command %q (add, list, disable, unlock)", sub)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -241,6 +241,11 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 		fmt.Fprintln(tw, "USERNAME\tROLE\tFHIR USER\tSTATUS")
 		for _, a := range list {
 			status := "active"
+			if locked, err := accounts.Locked(ctx, a.Username); err != nil {
+				return err
+			} else if locked {
+				status = "locked"
+			}
 			if a.Disabled {
 				status = "disabled"
 			}
@@ -252,6 +257,13 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 			return err
 		}
 		fmt.Fprintf(out, "user %s disabled; their sessions and tokens have ended\n", strings.ToLower(username))
+	case "unlock":
+		// After 100 consecutive failed sign-ins an account refuses every
+		// sign-in until this; confirm who is asking before running it.
+		if err := accounts.Unlock(ctx, username); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "user %s unlocked; failed sign-in counts cleared\n", strings.ToLower(username))
 	}
 	return nil
 }

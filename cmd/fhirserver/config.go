@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oncofhir/oncofhir/consent"
 	"github.com/oncofhir/oncofhir/oauth"
 )
 
@@ -29,6 +31,12 @@ type Config struct {
 	SessionIdle         time.Duration
 	SessionMax          time.Duration
 	StepUpMaxAge        time.Duration
+	// StepUpLabels are the security labels whose resources need a recent
+	// two-factor sign-in (nil: R and V; empty: none).
+	StepUpLabels []consent.Label
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; without them the connection's address does.
+	TrustedProxies []*net.IPNet
 	// RequireACR is the level every user token needs (two factors, or
 	// phishing-resistant); never a password alone.
 	RequireACR string
@@ -113,6 +121,8 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
 	retention := fs.String("audit-retention", env("FHIR_AUDIT_RETENTION", "6y"), "how long AuditEvents are kept, at least 6y: years (6y), days (2200d) or a duration; older ones are deleted daily (FHIR_AUDIT_RETENTION)")
+	labels := fs.String("step-up-labels", env("FHIR_STEP_UP_LABELS", "R,V"), "security labels whose resources need a recent two-factor sign-in: confidentiality codes (R, V) or system|code, comma-separated; none for none (FHIR_STEP_UP_LABELS)")
+	proxies := fs.String("trusted-proxies", env("FHIR_TRUSTED_PROXIES", ""), "reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For header names the client's address; empty: the connection's address (FHIR_TRUSTED_PROXIES)")
 	tz := fs.String("timezone", env("FHIR_TIMEZONE", "Local"), "time zone of the after-hours alert and the access report's dates, e.g. America/New_York (FHIR_TIMEZONE)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
@@ -122,6 +132,12 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 		return c, nil, fmt.Errorf("--timezone: %w", err)
 	}
 	c.AlertLocation = loc
+	if c.StepUpLabels, err = consent.ParseLabels(*labels); err != nil {
+		return c, nil, fmt.Errorf("--step-up-labels: %w", err)
+	}
+	if c.TrustedProxies, err = parseCIDRs(*proxies); err != nil {
+		return c, nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	if c.AuditRetention, err = parseRetention(*retention); err != nil {
 		return c, nil, err
 	}
@@ -158,4 +174,33 @@ func (c Config) validate() error {
 		return fmt.Errorf("--max-body must be at least 1024 bytes")
 	}
 	return nil
+}
+
+// parseCIDRs reads comma-separated CIDRs; a bare address is one host.
+func parseCIDRs(s string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			ip := net.ParseIP(part)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is not an address or a CIDR", part)
+			}
+			bits := 8 * len(ip.To16())
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

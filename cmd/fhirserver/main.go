@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	case "audit":
 		return auditCmd(ctx, args, stdout)
 	case "help":
-		fmt.Fprintln(stdout, "usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags] | client add|list|remove | user add|list|disable | key list|rotate|retire | audit verify|checkpoints")
+		fmt.Fprintln(stdout, "usage: fhirserver [serve] [flags] | import [flags] FILE... | generate [flags] | client add|list|remove | user add|list|disable|unlock | key list|rotate|retire | audit verify|checkpoints")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (serve, import, generate, client, user, key, audit)", cmd)

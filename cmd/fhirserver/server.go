@@ -168,6 +168,7 @@ func (m *Main) Open(ctx context.Context) error {
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(m.Config.TrustedProxies)
 	e.HTTPErrorHandler = rest.ErrorHandler(m.Logger)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
@@ -179,7 +180,18 @@ func (m *Main) Open(ctx context.Context) error {
 	g.Use(m.auditRequests) // outside the token check: refusals are recorded too
 	g.Use(m.OAuth.Bearer)
 	g.Use(m.OAuth.StepUp) // a recent two-factor sign-in for sensitive interactions
-	deps.Guard = consent.New(consent.Config{Params: params, Compartment: deps.Compartment, BaseURL: m.Config.FHIRBase()})
+	labels, maxAge := m.Config.StepUpLabels, m.Config.StepUpMaxAge
+	if labels == nil {
+		labels = consent.DefaultStepUpLabels
+	}
+	if maxAge <= 0 {
+		maxAge = oauth.DefaultStepUpMaxAge
+	}
+	deps.Guard = consent.New(consent.Config{Params: params, Compartment: deps.Compartment, BaseURL: m.Config.FHIRBase(),
+		// Labelled resources ask for the same recent two-factor sign-in
+		// as the sensitive interactions (oauth.StepUp).
+		StepUp: consent.StepUpRule{Labels: labels, Strong: []string{oauth.ACRTwoFactor, oauth.ACRPhishingResistant},
+			Ask: oauth.ACRTwoFactor, MaxAge: maxAge}})
 	rest.Register(g, deps)
 	g.GET("/:type/:id/$access-report", m.accessReport) // the patient's access report (report.go)
 	m.Echo = e
@@ -272,6 +284,22 @@ func (m *Main) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ipExtractor is how the server reads a client's address (the sign-in
+// throttling and the audit trail use it): the connection's, unless it
+// comes from one of the trusted proxies, whose X-Forwarded-For is then
+// read from the right, past the trusted hops. With no trusted proxy no
+// header is believed.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // requestLog writes one line per request: method, route pattern (never the
