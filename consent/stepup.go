@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -95,11 +96,15 @@ func (r StepUpRule) stepUp(who *fhir.Principal) *StepUp {
 	return &StepUp{Labels: r.Labels, ACR: r.Ask, MaxAge: r.MaxAge, Reason: reason}
 }
 
-// Needs reports whether res carries one of the labels. The resource is
-// always parsed: stored JSON is what the client sent, and a byte search
-// could be defeated by escapes.
+// Needs reports whether res carries one of the labels. Stored JSON is
+// what the client sent, so only a sound shortcut is taken: a document
+// holds a "security" key only if those bytes, or a \u escape, are in it;
+// anything else is parsed.
 func (s *StepUp) Needs(res *fhir.Resource) bool {
 	if s == nil || res == nil || len(res.JSON) == 0 {
+		return false
+	}
+	if !bytes.Contains(res.JSON, []byte("security")) && !bytes.Contains(res.JSON, []byte(`\u`)) {
 		return false
 	}
 	var doc struct {

@@ -51,6 +51,8 @@ func TestDecideStepUp(t *testing.T) {
 	r := &fhir.Resource{Type: "Observation", ID: "o1", JSON: []byte(`{"resourceType":"Observation","id":"o1","meta":{"security":[` +
 		`{"system":"http://terminology.hl7.org/CodeSystem/v3-ActReason","code":"HTEST"},` +
 		`{"system":"http:\/\/terminology.hl7.org\/CodeSystem\/v3-Confidentiality","code":"R"}]}}`)}
+	escaped := &fhir.Resource{Type: "Observation", ID: "o3", JSON: []byte(`{"resourceType":"Observation","id":"o3","meta":{"\u0073ecurity":[` +
+		`{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"V"}]}}`)}
 	plain := &fhir.Resource{Type: "Observation", ID: "o2", JSON: []byte(`{"resourceType":"Observation","id":"o2","meta":{"security":[` +
 		`{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"N"}]}}`)}
 	ctx := context.Background()
@@ -68,6 +70,9 @@ func TestDecideStepUp(t *testing.T) {
 		d := decide(who, r, "Observation")
 		if d.Permit || d.StepUp == nil || d.StepUp.ACR != "strong" || d.StepUp.MaxAge != 10*time.Minute || d.Reason == "" {
 			t.Errorf("%s sign-in, labelled (escaped system): %+v", name, d)
+		}
+		if d := decide(who, escaped, "Observation"); d.Permit || d.StepUp == nil {
+			t.Errorf("%s sign-in, a label under an escaped key: %+v", name, d)
 		}
 		if d := decide(who, plain, "Observation"); !d.Permit {
 			t.Errorf("%s sign-in, unlabelled: %+v", name, d)
