@@ -47,6 +47,11 @@ import (
 //	key-retired           DCM#110113 Security Alert      DCM#110129 Security Configuration        D
 //	launch-created        DCM#110100 Application Activity (local only)                            C
 //	audit-purged          DCM#110113 Security Alert      (local only)                             D
+//	enrollment-link-issued DCM#110113 Security Alert     DCM#110137 User Security Attributes Changed C
+//	mfa-deferred          DCM#110114 User Authentication DCM#110122 Login                         E
+//	device-trusted        DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed C
+//	device-revoked        DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed D
+//	risk-assessed         DCM#110114 User Authentication DCM#110122 Login                         E
 //
 // Refusals keep the interaction's type, subtype and action (as BALP
 // records failures) and set the outcome and a fixed outcomeDesc:
@@ -108,6 +113,11 @@ const (
 	KindLaunchCreated
 	KindAccessReportViewed
 	KindAuditPurged
+	KindEnrollmentLinkIssued
+	KindMFADeferred
+	KindDeviceTrusted
+	KindDeviceRevoked
+	KindRiskAssessed
 	kindEnd
 )
 
@@ -224,6 +234,15 @@ var kinds = [kindEnd]kindDef{
 	KindAccessReportViewed: {name: "access-report-viewed", typ: typeREST, subtype: cs(rest("read")), action: models.AuditEventActionR},
 	// AuditEvents older than the retention period were deleted.
 	KindAuditPurged: {name: "audit-purged", typ: typeAlert, action: models.AuditEventActionD},
+	// Staff issued a one-time link to set up a second factor.
+	KindEnrollmentLinkIssued: {name: "enrollment-link-issued", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionC},
+	// A user put off setting up a second factor.
+	KindMFADeferred: {name: "mfa-deferred", typ: typeUserAuth, subtype: cs(subLogin), action: models.AuditEventActionE},
+	// A user trusted a device for routine sign-ins, or a trust ended.
+	KindDeviceTrusted: {name: "device-trusted", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionC},
+	KindDeviceRevoked: {name: "device-revoked", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionD},
+	// The risk signals of a sign-in, and what they decided.
+	KindRiskAssessed: {name: "risk-assessed", typ: typeUserAuth, subtype: cs(subLogin), action: models.AuditEventActionE},
 }
 
 func init() {

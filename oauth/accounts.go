@@ -37,9 +37,12 @@ type Account struct {
 	TOTPSecret   string `json:"totpSecret,omitempty"`
 	TOTPLastStep int64  `json:"totpLastStep,omitempty"` // the last 30-second step accepted
 	// Recovery holds the hashes of the unused recovery codes.
-	Recovery []string  `json:"recovery,omitempty"`
-	Created  time.Time `json:"created"`
-	rev      int64
+	Recovery []string `json:"recovery,omitempty"`
+	// Deferrals counts the times the account put off setting up a
+	// second factor.
+	Deferrals int       `json:"deferrals,omitempty"`
+	Created   time.Time `json:"created"`
+	rev       int64
 }
 
 // HasTOTP tells whether the account signs in with an authenticator app too.

@@ -557,8 +557,7 @@ func (s *Server) askMissingFactor(c echo.Context, f *flow, login *Login, acct *A
 	case hasPasskey():
 		return s.toPasskey(c, f)
 	}
-	return true, s.page(c, http.StatusForbidden, "error", pageData{Title: "This app needs a second factor",
-		Message: "It asks for a sign-in with an authenticator app or a passkey. Set one up with your care team, then try again."})
+	return true, s.toEnroll(c, "/oauth/flow/"+f.id)
 }
 
 // requestedAt is when the app's authorization request came: what

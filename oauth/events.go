@@ -55,6 +55,13 @@ const (
 	AccessReportViewed  = "access-report-viewed" // a patient or caregiver read the record's access report
 	FactorEnrolled      = "factor-enrolled"
 	FactorUsed          = "factor-used" // a recovery code
+	// EnrollmentLinkIssued: staff issued a one-time link to set up a
+	// second factor (Account is the staff user; Detail names the account).
+	EnrollmentLinkIssued = "enrollment-link-issued"
+	MFADeferred          = "mfa-deferred"   // a user put off setting up a second factor
+	DeviceTrusted        = "device-trusted" // a user trusted this device for routine sign-ins
+	DeviceRevoked        = "device-revoked" // a trusted device was revoked
+	RiskAssessed         = "risk-assessed"  // a sign-in's risk signals and the decision
 )
 
 // fromRequest fills in what the HTTP request tells about an event.

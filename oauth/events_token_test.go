@@ -327,30 +327,40 @@ func (es *eventsServer) signInTwoFactors(t *testing.T, b *browser, user, passwor
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `action="/oauth/login/code"`) {
 		t.Fatalf("sign-in: %d, no code asked", resp.StatusCode)
 	}
-	// A step the account has not used among the three accepted (the one
-	// before only while more than 3 s of this one remain), else a
-	// recovery code.
+	if resp, _ := b.do(http.MethodPost, es.url+"/oauth/login/code", url.Values{"csrf": {csrfOf(t, page)}, "code": {es.freshCode(t, user)}}); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusOK {
+		t.Fatalf("code: %d", resp.StatusCode)
+	}
+}
+
+// freshCode is a second-factor code the server accepts for user now: a
+// step the account has not used among the three accepted (the one
+// before only while more than 3 s of this one remain), else a recovery
+// code.
+func (es *eventsServer) freshCode(t *testing.T, user string) string {
+	t.Helper()
+	ctx := context.Background()
+	acct, err := es.accounts.ByUsername(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now().Unix()
 	step := now / 30
 	if 30-now%30 > 3 {
 		step--
 	}
 	step = max(step, acct.TOTPLastStep+1)
-	var code string
 	if step <= now/30+1 {
-		if code, err = totp.GenerateCodeCustom(acct.TOTPSecret, time.Unix(step*30, 0), totpOpts); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		codes, err := es.accounts.NewRecoveryCodes(ctx, user)
+		code, err := totp.GenerateCodeCustom(acct.TOTPSecret, time.Unix(step*30, 0), totpOpts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		code = codes[0]
+		return code
 	}
-	if resp, _ := b.do(http.MethodPost, es.url+"/oauth/login/code", url.Values{"csrf": {csrfOf(t, page)}, "code": {code}}); resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusOK {
-		t.Fatalf("code: %d", resp.StatusCode)
+	codes, err := es.accounts.NewRecoveryCodes(ctx, user)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return codes[0]
 }
 
 // post sends a form to an OAuth endpoint and decodes its JSON answer.

@@ -30,6 +30,9 @@ type Login struct {
 	AuthTime time.Time `json:"authTime"`
 	AMR      []string  `json:"amr"`
 	ACR      string    `json:"acr"`
+	// Deferred: the account put off setting up a second factor in this
+	// session, which may then reach the account pages (never a token).
+	Deferred bool `json:"deferred,omitempty"`
 	key      string
 	rev      int64
 }
@@ -96,6 +99,31 @@ func (l logins) current(c echo.Context) (*Login, error) {
 		}
 	}
 	return &lg, nil
+}
+
+// markDeferred records in a login session that its account put off
+// enrollment.
+func (l logins) markDeferred(ctx context.Context, lg *Login) error {
+	for {
+		r, err := l.rec.GetRecord(ctx, kindLogin, lg.key)
+		if err != nil {
+			return err
+		}
+		var cur Login
+		if err := json.Unmarshal(r.Data, &cur); err != nil {
+			return err
+		}
+		cur.Deferred = true
+		if r.Data, err = json.Marshal(cur); err != nil {
+			return err
+		}
+		err = l.rec.PutRecord(ctx, r)
+		if errors.Is(err, fhir.ErrVersionConflict) {
+			continue // the idle clock moved: read again
+		}
+		lg.Deferred = err == nil
+		return err
+	}
 }
 
 // alive tells whether a login session still exists (online_access refresh

@@ -64,6 +64,12 @@ type pageData struct {
 	Passkeys                  []passkeyRow
 	Notice                    string // a plain-language confirmation (role=status)
 	ErrorFor                  string // the id of the field Error is about
+	// Enrollment: the authenticator secret (grouped) and its otpauth://
+	// URI, whether it came through a staff link, whether the user may put
+	// it off and how many times more; EnrollLink is a link just issued.
+	Secret, OTPURI, EnrollLink string
+	ViaLink, CanDefer          bool
+	DeferralsLeft              int
 	// FormTarget is an origin the page's form may end up at besides this
 	// server (the app's redirect URI, after the authorization page):
 	// browsers apply form-action to the redirects after a form, too.
@@ -177,6 +183,10 @@ func (s *Server) loginPost(c echo.Context) error {
 		// exists until it does.
 		return s.askCode(c, acct, next, "")
 	}
+	hasPasskey, err := s.passkeys.has(c.Request().Context(), acct.ID)
+	if err != nil {
+		return err
+	}
 	ev.Success, ev.Detail = true, "password"
 	if err := s.reportOrFail(c, ev); err != nil {
 		return s.unavailable(c)
@@ -184,6 +194,11 @@ func (s *Server) loginPost(c echo.Context) error {
 	s.logins.end(c)
 	if _, err := s.logins.start(c, acct.ID, []string{"pwd"}, ACRPassword); err != nil {
 		return err
+	}
+	if !hasPasskey {
+		// No second factor at all: set one up now (or put it off, while
+		// the account may).
+		return s.toEnroll(c, next)
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }

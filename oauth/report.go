@@ -73,6 +73,9 @@ func (s *Server) accessReportPage(c echo.Context) error {
 		s.logins.end(c)
 		return toLogin()
 	}
+	if gated, err := s.enrollGate(c, login, acct); gated || err != nil {
+		return err
+	}
 	if acct.Staff() {
 		return s.page(c, http.StatusForbidden, "error", pageData{Title: "This page is for patients and their caregivers",
 			Message: "Staff accounts have no access report of their own. To review access to a patient's record, ask an auditor."})

@@ -52,12 +52,18 @@ func startReports(t *testing.T) (*eventsServer, *reports) {
 	es.put(t, "Patient", "pat-a", 1, `{"resourceType":"Patient","id":"pat-a","name":[{"given":["Ann"],"family":"Abbott"}]}`)
 	es.put(t, "RelatedPerson", "rp-1", 1, `{"resourceType":"RelatedPerson","id":"rp-1","patient":{"reference":"Patient/pat-a"}}`)
 	es.put(t, "RelatedPerson", "rp-2", 1, `{"resourceType":"RelatedPerson","id":"rp-2","active":false,"patient":{"reference":"Patient/pat-a"}}`)
+	if _, err := es.accounts.EnrollTOTP(ctx, annName); err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range []struct{ user, role, fhirUser string }{
 		{"sam", "proxy", "RelatedPerson/rp-1"},
 		{"former", "proxy", "RelatedPerson/rp-2"},
 		{"nurse-n", "nurse", ""},
 	} {
 		if _, err := es.accounts.Add(ctx, a.user, a.role, a.fhirUser, "a long passphrase"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := es.accounts.EnrollTOTP(ctx, a.user); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,6 +96,10 @@ func TestAccessReportPage(t *testing.T) {
 	}
 	resp, _ = b.do(http.MethodPost, es.url+"/oauth/login", url.Values{"csrf": {csrfOf(t, page)}, "next": {"/oauth/access-report"},
 		"username": {annName}, "password": {annPassword}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the password: %d", resp.StatusCode)
+	}
+	resp, _ = b.do(http.MethodPost, es.url+"/oauth/login/code", url.Values{"csrf": {csrfOf(t, page)}, "code": {es.freshCode(t, annName)}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/oauth/access-report" {
 		t.Fatalf("after signing in: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -146,9 +156,7 @@ func TestAccessReportPageWho(t *testing.T) {
 	r.lines = []AccessLine{{Time: time.Now(), Who: "You", Role: "you", App: "Health app", What: "looked at your record"}}
 	signedIn := func(user, password string) *browser {
 		b := newBrowser(t)
-		if resp, body := es.signIn(b, user, password); resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("sign in %s: %d\n%s", user, resp.StatusCode, body)
-		}
+		es.signInTwoFactors(t, b, user, password)
 		return b
 	}
 	t.Run("caregiver → the report of their patient", func(t *testing.T) {
@@ -204,7 +212,7 @@ func TestAccessReportPagePages(t *testing.T) {
 			What: "looked at your record"})
 	}
 	b := newBrowser(t)
-	es.signIn(b, annName, annPassword)
+	es.signInTwoFactors(t, b, annName, annPassword)
 	for _, c := range []struct {
 		query               string
 		first, last         string

@@ -35,6 +35,10 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.GET("/ehr-launch", s.ehrLaunchPage)
 	o.POST("/ehr-launch", s.ehrLaunch)
 	o.GET("/access-report", s.accessReportPage)
+	o.GET("/enroll", s.enrollPage)
+	o.POST("/enroll", s.enrollPost)
+	o.GET("/enroll-link", s.enrollLinkPage)
+	o.POST("/enroll-link", s.enrollLinkPost)
 
 	o.GET("/passkey.js", s.passkeyScript)
 	o.POST("/passkey/login/options", s.passkeyLoginOptions)

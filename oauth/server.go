@@ -61,6 +61,9 @@ type Config struct {
 	// refused: no configuration issues a user token without a second
 	// factor. A client's RequireACR may raise it.
 	RequireACR string
+	// MFADeferrals is how many times an account without a second factor
+	// may put off setting one up at sign-in (0: at once).
+	MFADeferrals int
 }
 
 // Server is the SMART App Launch authorization server.

@@ -170,6 +170,9 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 		return errors.New("usage: fhirserver user add|list|disable|unlock [flags]")
 	}
 	sub, args := args[0], args[1:]
+	if sub == "enroll-link" {
+		return enrollLinkCmd(ctx, args, out)
+	}
 	var cfg Config
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	storeFlags(fs, &cfg)

@@ -40,6 +40,9 @@ type Config struct {
 	// RequireACR is the level every user token needs (two factors, or
 	// phishing-resistant); never a password alone.
 	RequireACR string
+	// MFADeferrals is how many times an account may put off setting up
+	// a second factor at sign-in.
+	MFADeferrals int
 	// AuditKeyFile holds the Ed25519 key that signs audit checkpoints,
 	// kept apart from the data ("" means audit-signing.key beside the
 	// embedded store, or in the working directory with MongoDB).
@@ -118,6 +121,7 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.DurationVar(&c.SessionMax, "session-max", envDuration("FHIR_SESSION_MAX", 12*time.Hour), "sign-in sessions end this long after sign-in (FHIR_SESSION_MAX)")
 	fs.DurationVar(&c.StepUpMaxAge, "step-up-max-age", envDuration("FHIR_STEP_UP_MAX_AGE", 15*time.Minute), "how recent a two-factor sign-in must be for $everything, documents and Consent writes (FHIR_STEP_UP_MAX_AGE)")
 	fs.StringVar(&c.RequireACR, "require-acr", env("FHIR_REQUIRE_ACR", oauth.ACRTwoFactor), "level every user token needs: "+oauth.ACRTwoFactor+" or "+oauth.ACRPhishingResistant+"; a client's --require-acr may raise it (FHIR_REQUIRE_ACR)")
+	fs.IntVar(&c.MFADeferrals, "mfa-deferrals", int(envInt("FHIR_MFA_DEFERRALS", 0)), "times an account without a second factor may put off setting one up at sign-in; 0 means at once (FHIR_MFA_DEFERRALS)")
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
 	retention := fs.String("audit-retention", env("FHIR_AUDIT_RETENTION", "6y"), "how long AuditEvents are kept, at least 6y: years (6y), days (2200d) or a duration; older ones are deleted daily (FHIR_AUDIT_RETENTION)")
@@ -166,6 +170,9 @@ func (c Config) validate() error {
 	}
 	if c.RequireACR != oauth.ACRTwoFactor && c.RequireACR != oauth.ACRPhishingResistant {
 		return fmt.Errorf("--require-acr must be %s or %s: no user token is issued for a password alone", oauth.ACRTwoFactor, oauth.ACRPhishingResistant)
+	}
+	if c.MFADeferrals < 0 || c.MFADeferrals > 10 {
+		return fmt.Errorf("--mfa-deferrals must be from 0 to 10")
 	}
 	if c.SessionIdle <= 0 || c.SessionMax < c.SessionIdle {
 		return fmt.Errorf("--session-idle must be positive and no longer than --session-max")

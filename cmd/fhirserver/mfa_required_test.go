@@ -38,10 +38,14 @@ func TestNoUserTokenWithAPasswordAlone(t *testing.T) {
 		if strings.Contains(body, "Allow Test app") || resp.Request.URL.Query().Get("code") != "" {
 			t.Fatalf("a password alone reached the authorization page: %d\n%s", resp.StatusCode, body)
 		}
-		// The grant form posted straight to the flow: still no code.
-		flow := resp.Request.URL.String()
+		// It is taken to enrollment; the grant form posted straight to
+		// the flow still gives no code.
+		if resp.Request.URL.Path != "/oauth/enroll" {
+			t.Errorf("not taken to enrollment: %s", resp.Request.URL)
+		}
+		flow := s.base + resp.Request.URL.Query().Get("next")
 		if !strings.Contains(flow, "/oauth/flow/") {
-			t.Fatalf("not in a flow: %s", flow)
+			t.Fatalf("not from a flow: %s", resp.Request.URL)
 		}
 		page, err := b.Get(s.base + "/oauth/signed-in") // this browser's form token
 		if err != nil {

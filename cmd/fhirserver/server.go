@@ -124,6 +124,7 @@ func (m *Main) Open(ctx context.Context) error {
 		AccessTokenLifespan: m.Config.AccessTokenLifetime, OfflineLifespan: m.Config.OfflineLifetime,
 		IdleTimeout: m.Config.SessionIdle, AbsoluteTimeout: m.Config.SessionMax,
 		StepUpMaxAge: m.Config.StepUpMaxAge, RequireACR: m.Config.RequireACR,
+		MFADeferrals: m.Config.MFADeferrals,
 		SearchPatients: func(ctx context.Context, q url.Values) ([]*fhir.Resource, error) {
 			p, err := search.Parse("Patient", q, params, search.Options{})
 			if err != nil {

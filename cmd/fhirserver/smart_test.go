@@ -34,6 +34,13 @@ type smartServer struct {
 
 func startSMART(t *testing.T) *smartServer {
 	t.Helper()
+	return startSMARTWith(t, nil)
+}
+
+// startSMARTWith is startSMART with configure applied to the
+// configuration first.
+func startSMARTWith(t *testing.T, configure func(*Config)) *smartServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +48,9 @@ func startSMART(t *testing.T) *smartServer {
 	base := "http://localhost:" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	cfg := testConfig(t.TempDir())
 	cfg.BaseURL = base
+	if configure != nil {
+		configure(&cfg)
+	}
 	m := &Main{Config: cfg, Logger: quiet(), Listener: ln}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
