@@ -27,8 +27,11 @@ type RESTAccess struct {
 	Interaction string
 	Type, ID    string // the route's :type and :id, if any
 	Status      int    // the HTTP status answered
-	RequestID   string // X-Request-Id
-	RemoteAddr  string // the client's address
+	// StepUp: the 401 asked for a recent, stronger sign-in (RFC 9470's
+	// insufficient_user_authentication), not for a token.
+	StepUp     bool
+	RequestID  string // X-Request-Id
+	RemoteAddr string // the client's address
 	// Trail is what the request returned or wrote.
 	Trail []fhir.TrailEntry
 	Time  time.Time
@@ -279,6 +282,9 @@ func (b *restBuilder) event(k Kind, patient string, data []fhir.TrailEntry) *Eve
 func (b *restBuilder) failure(k Kind) *Event {
 	ev := b.base(k)
 	r := RefusalOf(b.a.Status)
+	if r == KindUnauthenticated && b.a.StepUp {
+		r = KindStepUpRequired
+	}
 	ev.Resource.Outcome = ptr(kinds[r].outcome)
 	ev.Resource.OutcomeDesc = ptr(refusalDesc(r, b.a.Status))
 	if b.a.Type == "Patient" && b.a.ID != "" {

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -241,6 +243,19 @@ func TestRESTEventsFailureText(t *testing.T) {
 		if got := *ev.Resource.OutcomeDesc; got != want {
 			t.Errorf("%d: outcomeDesc %q, want %q", status, got, want)
 		}
+	}
+	// A 401 asking for a stronger sign-in says so; StepUp means nothing
+	// on another status.
+	ev := RESTEvents(access(RESTAccess{Interaction: "read", Type: "Observation", ID: "o1", Status: 401, StepUp: true}))[0]
+	if got, want := *ev.Resource.OutcomeDesc, "refused: a recent, stronger sign-in is needed (HTTP 401)"; got != want {
+		t.Errorf("step-up: outcomeDesc %q, want %q", got, want)
+	}
+	if *ev.Resource.Outcome != models.AuditEventOutcome4 {
+		t.Errorf("step-up: outcome %v", *ev.Resource.Outcome)
+	}
+	ev = RESTEvents(access(RESTAccess{Interaction: "read", Type: "Observation", ID: "o1", Status: 403, StepUp: true}))[0]
+	if got := *ev.Resource.OutcomeDesc; got != tests[403] {
+		t.Errorf("403 with StepUp: outcomeDesc %q", got)
 	}
 }
 

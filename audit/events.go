@@ -47,6 +47,9 @@ import (
 //	key-retired           DCM#110113 Security Alert      DCM#110129 Security Configuration        D
 //	launch-created        DCM#110100 Application Activity (local only)                            C
 //	audit-purged          DCM#110113 Security Alert      (local only)                             D
+//	account-locked        DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed U
+//	account-unlocked      DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed U
+//	factor-removed        DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed D
 //	enrollment-link-issued DCM#110113 Security Alert     DCM#110137 User Security Attributes Changed C
 //	mfa-deferred          DCM#110114 User Authentication DCM#110122 Login                         E
 //	device-trusted        DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed C
@@ -57,6 +60,7 @@ import (
 // records failures) and set the outcome and a fixed outcomeDesc:
 //
 //	unauthenticated  401        outcome 4 (minor failure)
+//	step-up-required 401        outcome 4, when the 401 asks for a stronger sign-in (RFC 9470)
 //	forbidden        403        outcome 4
 //	not-found        404        outcome 4 (also another patient's data, which answers 404)
 //	rejected         other 4xx  outcome 4
@@ -88,6 +92,7 @@ const (
 // Refusals: what a failed REST request records besides its interaction.
 const (
 	KindUnauthenticated Kind = iota + KindExport + 1
+	KindStepUpRequired       // a 401 asking for a recent, stronger sign-in (RFC 9470)
 	KindForbidden
 	KindNotFound
 	KindRejected
@@ -113,6 +118,9 @@ const (
 	KindLaunchCreated
 	KindAccessReportViewed
 	KindAuditPurged
+	KindAccountLocked
+	KindAccountUnlocked
+	KindFactorRemoved
 	KindEnrollmentLinkIssued
 	KindMFADeferred
 	KindDeviceTrusted
@@ -211,6 +219,7 @@ var kinds = [kindEnd]kindDef{
 	KindExport:          {name: "export", typ: typeExport, subtype: cs(subDisclose, rest("operation"), local("export")), action: models.AuditEventActionR, shape: shapeRead},
 
 	KindUnauthenticated: {name: "unauthenticated", outcome: models.AuditEventOutcome4, desc: "refused: no valid access token"},
+	KindStepUpRequired:  {name: "step-up-required", outcome: models.AuditEventOutcome4, desc: "refused: a recent, stronger sign-in is needed"},
 	KindForbidden:       {name: "forbidden", outcome: models.AuditEventOutcome4, desc: "refused: not permitted"},
 	KindNotFound:        {name: "not-found", outcome: models.AuditEventOutcome4, desc: "refused: not found, or not the requester's to see"},
 	KindRejected:        {name: "rejected", outcome: models.AuditEventOutcome4, desc: "refused: the request was not accepted"},
@@ -234,6 +243,10 @@ var kinds = [kindEnd]kindDef{
 	KindAccessReportViewed: {name: "access-report-viewed", typ: typeREST, subtype: cs(rest("read")), action: models.AuditEventActionR},
 	// AuditEvents older than the retention period were deleted.
 	KindAuditPurged: {name: "audit-purged", typ: typeAlert, action: models.AuditEventActionD},
+	// Sign-in refused after 100 consecutive failures, and that lock ended.
+	KindAccountLocked:   {name: "account-locked", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionU},
+	KindAccountUnlocked: {name: "account-unlocked", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionU},
+	KindFactorRemoved:   {name: "factor-removed", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionD},
 	// Staff issued a one-time link to set up a second factor.
 	KindEnrollmentLinkIssued: {name: "enrollment-link-issued", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionC},
 	// A user put off setting up a second factor.

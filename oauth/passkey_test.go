@@ -383,7 +383,7 @@ func TestPasskeyRefusals(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(page, "was removed") {
 			t.Fatalf("remove: %d\n%s", resp.StatusCode, page)
 		}
-		if e := ps.rec.last(t, FactorEnrolled); !e.Success || e.Account != ps.bob.ID || !strings.HasPrefix(e.Detail, "passkey removed") {
+		if e := ps.rec.last(t, FactorRemoved); !e.Success || e.Account != ps.bob.ID || !strings.HasPrefix(e.Detail, "passkey removed") {
 			t.Errorf("removal event %+v", e)
 		}
 		status, body, _ := ps.loginWith(t, bob.get)

@@ -266,7 +266,7 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 	if err := s.passkeys.remove(ctx, key); err != nil {
 		return err
 	}
-	ev := SecurityEvent{Kind: FactorEnrolled, Account: acct.ID, Role: acct.Role, Success: true,
+	ev := SecurityEvent{Kind: FactorRemoved, Account: acct.ID, Role: acct.Role, Success: true,
 		Detail: "passkey removed; the account's other sign-in sessions ended"}
 	if err := s.endOtherLogins(ctx, acct.ID, login.key); err != nil {
 		ev.Detail = "passkey removed; ending the other sign-in sessions failed"

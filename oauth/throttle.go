@@ -254,14 +254,14 @@ func (as Accounts) Unlock(ctx context.Context, username string) error {
 		return err
 	}
 	err = errors.Join(as.userCounter(a.Username).clear(ctx), counter{as.Records, kindCodeFail, a.ID}.clear(ctx))
-	reportChange(ctx, as.Events, as.Logger, as.Now, SecurityEvent{Kind: UserDisabled, Account: a.ID, Role: a.Role,
+	reportChange(ctx, as.Events, as.Logger, as.Now, SecurityEvent{Kind: AccountUnlocked, Account: a.ID, Role: a.Role,
 		Success: err == nil, Detail: "account unlocked: failed sign-in counts cleared"})
 	return err
 }
 
 // reportLocked records that an account has just locked.
 func (as Accounts) reportLocked(ctx context.Context, a *Account) {
-	reportChange(ctx, as.Events, as.Logger, as.Now, SecurityEvent{Kind: UserDisabled, Account: a.ID, Role: a.Role,
+	reportChange(ctx, as.Events, as.Logger, as.Now, SecurityEvent{Kind: AccountLocked, Account: a.ID, Role: a.Role,
 		Success: true, Detail: "sign-in locked after 100 consecutive failed attempts"})
 }
 

@@ -112,12 +112,12 @@ func TestAccountLocksAfter100Failures(t *testing.T) {
 	if _, err := as.Authenticate(ctx, "ann", "correct horse battery"); err != nil {
 		t.Fatalf("a success reset the count: 99 more failures do not lock: %v", err)
 	}
-	if n := rec.count(UserDisabled); n != 0 {
+	if n := rec.count(AccountLocked); n != 0 {
 		t.Fatalf("no lock yet, but %d lock events", n)
 	}
 
 	failTimes(t, as, now, "ann", LockAfter)
-	if e := rec.last(t, UserDisabled); !e.Success || e.Account == "" || !strings.Contains(e.Detail, "locked") {
+	if e := rec.last(t, AccountLocked); !e.Success || e.Account == "" || !strings.Contains(e.Detail, "locked") {
 		t.Errorf("lock event %+v", e)
 	}
 	*now = now.Add(maxDelay)
@@ -136,7 +136,7 @@ func TestAccountLocksAfter100Failures(t *testing.T) {
 	if err := as.Unlock(ctx, "ANN"); err != nil {
 		t.Fatal(err)
 	}
-	if e := rec.last(t, UserDisabled); !e.Success || !strings.Contains(e.Detail, "unlocked") {
+	if e := rec.last(t, AccountUnlocked); !e.Success || !strings.Contains(e.Detail, "unlocked") {
 		t.Errorf("unlock event %+v", e)
 	}
 	if _, err := as.Authenticate(ctx, "ann", "correct horse battery"); err != nil {

@@ -67,6 +67,7 @@ func (m *Main) audited(next echo.HandlerFunc, observe bool) echo.HandlerFunc {
 			Interaction: interaction,
 			Type:        c.Param("type"), ID: c.Param("id"),
 			Status:     status,
+			StepUp:     status == http.StatusUnauthorized && strings.Contains(res.Header().Get(echo.HeaderWWWAuthenticate), "insufficient_user_authentication"),
 			RequestID:  res.Header().Get(echo.HeaderXRequestID),
 			RemoteAddr: c.RealIP(),
 			Trail:      entries,

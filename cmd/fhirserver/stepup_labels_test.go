@@ -92,11 +92,12 @@ func TestStepUpForLabelledRecords(t *testing.T) {
 		t.Errorf("a backend service reads the labelled Observation: %d", status)
 	}
 
-	// The refusal is recorded: one AuditEvent of a refused read (401) by
-	// ann through the app (a refusal names no resource).
+	// The refusal is recorded, as a request for a stronger sign-in: one
+	// AuditEvent of a refused read (401) by ann through the app (a refusal
+	// names no resource).
 	refused := 0
 	for _, ev := range auditEvents(t, s, "") {
-		if ev["outcome"] != "4" || !strings.Contains(str(ev["outcomeDesc"]), "HTTP 401") || subtypeOf(ev) != "read" {
+		if ev["outcome"] != "4" || str(ev["outcomeDesc"]) != "refused: a recent, stronger sign-in is needed (HTTP 401)" || subtypeOf(ev) != "read" {
 			continue
 		}
 		b, _ := json.Marshal(ev["agent"])
