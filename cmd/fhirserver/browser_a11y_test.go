@@ -15,7 +15,8 @@ import (
 // pageAudit marks every focusable control of the page with its position
 // in document order and reports what a screen reader or keyboard user
 // would miss: no lang, an input without a label, a described-by that
-// points nowhere, a button or link without a name, a positive tabindex.
+// points nowhere, a button or link without a name, a positive tabindex,
+// text below the contrast WCAG asks, a control smaller than 44 px.
 const pageAudit = `(() => {
   const problems = [];
   const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
@@ -35,6 +36,38 @@ const pageAudit = `(() => {
   }
   for (const el of document.querySelectorAll("button, a[href]")) {
     if (shown(el) && !(el.getAttribute("aria-label") || el.textContent).trim()) problems.push("no name: " + what(el));
+  }
+  // Contrast of every piece of text against the background it is drawn
+  // on: 4.5:1, or 3:1 for large text (WCAG 1.4.3).
+  const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0)) return c;
+    }
+    return [255, 255, 255];
+  };
+  const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let n = texts.nextNode(); n; n = texts.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || seen.has(el) || !shown(el)) continue;
+    seen.add(el);
+    const st = getComputedStyle(el);
+    const [a, b] = [lum(rgb(st.color)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) problems.push("contrast " + ratio.toFixed(2) + ":1 for " + what(el));
+  }
+  // Targets of at least 44 by 44 CSS pixels: buttons and fields, and for
+  // a checkbox or radio button the row it sits in with its label.
+  for (const el of document.querySelectorAll("button, input, select, textarea")) {
+    if (el.type === "hidden" || !shown(el)) continue;
+    const box = (el.type === "checkbox" || el.type === "radio") ? (el.closest(".check, label") || el).getBoundingClientRect() : el.getBoundingClientRect();
+    if (box.height < 44 || box.width < 44) problems.push("target " + Math.round(box.width) + "x" + Math.round(box.height) + " for " + what(el));
   }
   const focusable = [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")]
     .filter(el => !el.disabled && el.type !== "hidden" && el.getAttribute("tabindex") !== "-1" && shown(el));
