@@ -58,16 +58,18 @@ func meets(acr string, want string) bool {
 
 // StrongAuthentication tells whether a sign-in proved two factors in
 // person: acr two factors or phishing-resistant, with no trusted device
-// standing in for the second factor. Step-up asks for it.
+// and no code sent by text message or email (fallback.go) standing in
+// for the second factor. Step-up asks for it.
 func StrongAuthentication(acr string, amr []string) bool {
-	return acrRank(acr) >= acrRank(ACRTwoFactor) && !slices.Contains(amr, AMRTrustedDevice)
+	return acrRank(acr) >= acrRank(ACRTwoFactor) && !slices.Contains(amr, AMRTrustedDevice) && !fallbackAMR(amr)
 }
 
 // effectiveACR is the level a sign-in counts for: a trusted device's
-// two factors count as a password alone when the app asks for a fresh or
-// stronger sign-in (prompt=login, max_age, acr_values: step-up).
+// two factors, or a fallback code's, count as a password alone when the
+// app asks for a fresh or stronger sign-in (prompt=login, max_age,
+// acr_values: step-up).
 func effectiveACR(login *Login, stepUp bool) string {
-	if stepUp && slices.Contains(login.AMR, AMRTrustedDevice) {
+	if stepUp && (slices.Contains(login.AMR, AMRTrustedDevice) || fallbackAMR(login.AMR)) {
 		return ACRPassword
 	}
 	return login.ACR
