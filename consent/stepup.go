@@ -55,9 +55,12 @@ type StepUpRule struct {
 	// Labels are the labels that need it; none turns the rule off.
 	Labels []Label
 	// Strong are the acr values that count as strong (two factors,
-	// phishing-resistant); Ask is the one to ask for.
-	Strong []string
-	Ask    string
+	// phishing-resistant); Ask is the one to ask for. StrongEnough, when
+	// set, judges instead from acr and amr (a sign-in whose amr shows a
+	// trusted device standing in for the second factor is not strong).
+	Strong       []string
+	StrongEnough func(acr string, amr []string) bool
+	Ask          string
 	// MaxAge is how recent the strong sign-in must be.
 	MaxAge time.Duration
 	Now    func() time.Time
@@ -86,6 +89,9 @@ func (r StepUpRule) stepUp(who *fhir.Principal) *StepUp {
 		now = r.Now
 	}
 	strong := slices.Contains(r.Strong, who.ACR)
+	if r.StrongEnough != nil {
+		strong = r.StrongEnough(who.ACR, who.AMR)
+	}
 	if strong && !who.AuthTime.IsZero() && now().Sub(who.AuthTime) <= r.MaxAge {
 		return nil
 	}

@@ -209,7 +209,8 @@ func (as Accounts) changeAndRevoke(ctx context.Context, username string, change 
 			return nil, err
 		}
 		if as.Revoke != nil {
-			return a, as.Revoke(ctx, a.ID)
+			// Trusted devices end too, each recorded.
+			return a, errors.Join(as.endDevices(ctx, a), as.Revoke(ctx, a.ID))
 		}
 		return a, nil
 	}

@@ -41,6 +41,7 @@ type ceremony struct {
 	Account string               `json:"account,omitempty"` // registration: whose passkey
 	Name    string               `json:"name,omitempty"`    // registration: the name the user gave
 	Next    string               `json:"next,omitempty"`    // sign-in: where to go after
+	Trust   bool                 `json:"trust,omitempty"`   // sign-in: trust this device after
 	Expires time.Time            `json:"expires"`
 }
 

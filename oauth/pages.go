@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -74,6 +75,13 @@ type pageData struct {
 	// server (the app's redirect URI, after the authorization page):
 	// browsers apply form-action to the redirects after a form, too.
 	FormTarget string
+	// TrustDays is how long a trusted device lasts (the box on the code
+	// page and the passkey sign-in); Devices the trusted devices page's
+	// rows; Risk: the sign-in page asks for a passkey because something
+	// about the sign-in was new (risk.go).
+	TrustDays int
+	Devices   []deviceRow
+	Risk      bool
 }
 
 type launchForm struct{ Client, Patient, Encounter string }
@@ -86,6 +94,7 @@ type patientChoice struct{ ID, Name, BirthDate string }
 // caching, no framing, no script but the passkey pages' own file.
 func (s *Server) page(c echo.Context, status int, name string, d pageData) error {
 	d.Demo = s.cfg.Demo
+	d.TrustDays = int(s.cfg.TrustedDeviceLife / (24 * time.Hour))
 	if name == "login" {
 		d = s.loginData(d)
 	}
@@ -132,7 +141,7 @@ func safeNext(next string) string {
 
 func (s *Server) loginPage(c echo.Context) error {
 	return s.page(c, http.StatusOK, "login", pageData{Title: "Sign in", Next: safeNext(c.QueryParam("next")),
-		PasskeyNeeded: c.QueryParam("passkey") == "1"})
+		PasskeyNeeded: c.QueryParam("passkey") == "1", Risk: c.QueryParam("risk") == "1"})
 }
 
 // loginData adds the passkey button to every sign-in page when the
@@ -159,6 +168,7 @@ func (s *Server) loginPost(c echo.Context) error {
 			Error: "This page had expired. Please sign in again."})
 	}
 	username := c.FormValue("username")
+	failedBefore := s.accounts.recentFailures(c.Request().Context(), username) // read before a right password clears it
 	acct, why, err := s.accounts.authenticate(c.Request().Context(), username, c.FormValue("password"))
 	// The event names the account, never the username: a failed sign-in's
 	// username may be a mistyped password.
@@ -178,10 +188,11 @@ func (s *Server) loginPost(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	if acct.HasSecondFactor() {
-		// The password was right; the second factor decides. No session
-		// exists until it does.
-		return s.askCode(c, acct, next, "")
+	// The password was right; the second factor (or a trusted device,
+	// when nothing about the sign-in is new) decides. No session exists
+	// until it does.
+	if answered, err := s.afterPassword(c, acct, next, failedBefore); answered {
+		return err
 	}
 	hasPasskey, err := s.passkeys.has(c.Request().Context(), acct.ID)
 	if err != nil {
@@ -241,6 +252,9 @@ func (s *Server) logoutEverywhere(c echo.Context) error {
 	ev := SecurityEvent{Kind: SignOut, Account: login.Account, Detail: "signed out everywhere; every session and token ended"}
 	if acct, err := s.accounts.Get(c.Request().Context(), login.Account); err == nil {
 		ev.Role = acct.Role
+		if err := s.endDevicesNow(c, acct, revokedEverywhere); err != nil {
+			return err
+		}
 	}
 	if err := s.RevokeAccount(c.Request().Context(), login.Account); err != nil {
 		ev.Detail = "sign out everywhere failed"
@@ -250,8 +264,9 @@ func (s *Server) logoutEverywhere(c echo.Context) error {
 	ev.Success = true
 	s.report(c, ev)
 	setCookie(c, loginCookie, "", -1)
+	s.setDeviceCookie(c, deviceCookie, "", -1)
 	return s.page(c, http.StatusOK, "error", pageData{Title: "You are signed out everywhere",
-		Message: "Every device is signed out, and every app you allowed must ask again."})
+		Message: "Every device is signed out and no longer trusted, and every app you allowed must ask again."})
 }
 
 func (s *Server) signedIn(c echo.Context) error {

@@ -35,14 +35,15 @@ func (s *Server) passkeyLoginOptions(c echo.Context) error {
 		return err
 	}
 	var body struct {
-		Next string `json:"next"`
+		Next  string `json:"next"`
+		Trust bool   `json:"trust"` // the "Trust this device" box
 	}
 	_ = json.NewDecoder(c.Request().Body).Decode(&body) // no body: the default destination
 	assertion, session, err := s.rp.BeginDiscoverableLogin()
 	if err != nil {
 		return err
 	}
-	if err := s.startCeremony(c, &ceremony{Purpose: ceremonyLogin, Session: *session, Next: safeNext(body.Next)}); err != nil {
+	if err := s.startCeremony(c, &ceremony{Purpose: ceremonyLogin, Session: *session, Next: safeNext(body.Next), Trust: body.Trust}); err != nil {
 		if errors.Is(err, errNoCeremony) {
 			return jsonError(c, http.StatusForbidden, "This page had expired. Reload it and try again.")
 		}
@@ -144,6 +145,9 @@ func (s *Server) passkeyLogin(c echo.Context) error {
 	}
 	s.logins.end(c)
 	if _, err := s.logins.start(c, acct.ID, amr, ACRPhishingResistant); err != nil {
+		return err
+	}
+	if err := s.afterSecondFactor(c, acct, cer.Trust); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"next": safeNext(cer.Next)})

@@ -273,6 +273,9 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 		s.report(c, ev)
 		return err
 	}
+	if err := s.endDevicesNow(c, acct, revokedPasskeyGone); err != nil {
+		return err
+	}
 	s.report(c, ev)
 	return s.showPasskeys(c, http.StatusOK, pageData{Notice: "The passkey \"" + key.Name + "\" was removed. It can no longer be used to sign in."})
 }

@@ -49,4 +49,6 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.POST("/passkeys/register", s.passkeyRegister)
 	o.POST("/passkeys/rename", s.passkeyRename)
 	o.POST("/passkeys/remove", s.passkeyRemove)
+	o.GET("/devices", s.devicesPage)
+	o.POST("/devices/revoke", s.devicesRevoke)
 }

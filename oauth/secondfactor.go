@@ -128,6 +128,9 @@ func (s *Server) codePost(c echo.Context) error {
 	if _, err := s.logins.start(c, acct.ID, []string{"pwd", "otp"}, ACRTwoFactor); err != nil {
 		return err
 	}
+	if err := s.afterSecondFactor(c, acct, c.FormValue("trust") == "1"); err != nil {
+		return err
+	}
 	if left >= 0 {
 		// Tell the user at once, and offer new codes.
 		s.report(c, SecurityEvent{Kind: FactorUsed, Account: acct.ID, Role: acct.Role, Success: true, Detail: "recovery code"})

@@ -64,6 +64,13 @@ type Config struct {
 	// MFADeferrals is how many times an account without a second factor
 	// may put off setting one up at sign-in (0: at once).
 	MFADeferrals int
+	// TrustedDeviceLife is how long a device a user trusted skips the
+	// second factor of routine sign-ins (DefaultTrustedDeviceLife when
+	// zero).
+	TrustedDeviceLife time.Duration
+	// Location is the time zone of the risk signals' hours of day
+	// (time.Local when nil).
+	Location *time.Location
 }
 
 // Server is the SMART App Launch authorization server.
@@ -87,6 +94,7 @@ type Server struct {
 	logins   logins
 	jwks     *jwksCache
 	csrfKey  []byte
+	riskKey  []byte // keys the hashes of sign-in history (risk.go)
 	pages    *template.Template
 	origins  *originCache
 	// rp is the WebAuthn relying party (nil: passkeys are off, the base
@@ -115,6 +123,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.AbsoluteTimeout <= 0 {
 		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.TrustedDeviceLife <= 0 {
+		cfg.TrustedDeviceLife = DefaultTrustedDeviceLife
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
 	}
 	if err := checkRequireACR(cfg.RequireACR); err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
@@ -160,6 +174,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.csrfKey = append([]byte("csrf"), secret...)
+	s.riskKey = append([]byte("risk"), secret...)
 	s.fcfg = &fosite.Config{
 		AccessTokenLifespan:          cfg.AccessTokenLifespan,
 		RefreshTokenLifespan:         cfg.OfflineLifespan,
@@ -201,18 +216,19 @@ func (s *Server) Clients() Clients   { return s.clients }
 func (s *Server) Accounts() Accounts { return s.accounts }
 func (s *Server) Keys() Keys         { return s.keys }
 
-// RevokeAccount ends every login session, code and token of an account.
+// RevokeAccount ends every login session, trusted device, code and
+// token of an account.
 func (s *Server) RevokeAccount(ctx context.Context, accountID string) error {
 	return RevokeAccount(ctx, s.cfg.Records, accountID)
 }
 
-// RevokeAccount ends every login session, code and token of an account;
-// the command line calls it without a running server.
+// RevokeAccount ends every login session, trusted device, code and token
+// of an account; the command line calls it without a running server.
 func RevokeAccount(ctx context.Context, rec fhir.Records, accountID string) error {
 	st := &storage{rec: rec, now: time.Now}
-	for _, kind := range []string{kindLogin, kindAccess, kindRefresh, kindCode, kindPKCE, kindOIDC} {
+	for _, kind := range []string{kindLogin, kindDevice, kindAccess, kindRefresh, kindCode, kindPKCE, kindOIDC} {
 		name := "subject"
-		if kind == kindLogin {
+		if kind == kindLogin || kind == kindDevice {
 			name = "account"
 		}
 		if err := st.deleteWhere(ctx, kind, name, accountID); err != nil {

@@ -32,7 +32,9 @@ func (s *Server) StepUp(next echo.HandlerFunc) echo.HandlerFunc {
 		if maxAge <= 0 {
 			maxAge = DefaultStepUpMaxAge
 		}
-		strong := p.ACR == ACRTwoFactor || p.ACR == ACRPhishingResistant
+		// A trusted device standing in for the second factor is never
+		// strong enough here.
+		strong := StrongAuthentication(p.ACR, p.AMR)
 		if strong && s.now().Sub(p.AuthTime) <= maxAge {
 			return next(c)
 		}

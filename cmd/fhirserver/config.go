@@ -43,6 +43,9 @@ type Config struct {
 	// MFADeferrals is how many times an account may put off setting up
 	// a second factor at sign-in.
 	MFADeferrals int
+	// TrustedDeviceDays is how long a device a user trusts skips the
+	// second factor of routine sign-ins.
+	TrustedDeviceDays int
 	// AuditKeyFile holds the Ed25519 key that signs audit checkpoints,
 	// kept apart from the data ("" means audit-signing.key beside the
 	// embedded store, or in the working directory with MongoDB).
@@ -122,12 +125,13 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.DurationVar(&c.StepUpMaxAge, "step-up-max-age", envDuration("FHIR_STEP_UP_MAX_AGE", 15*time.Minute), "how recent a two-factor sign-in must be for $everything, documents and Consent writes (FHIR_STEP_UP_MAX_AGE)")
 	fs.StringVar(&c.RequireACR, "require-acr", env("FHIR_REQUIRE_ACR", oauth.ACRTwoFactor), "level every user token needs: "+oauth.ACRTwoFactor+" or "+oauth.ACRPhishingResistant+"; a client's --require-acr may raise it (FHIR_REQUIRE_ACR)")
 	fs.IntVar(&c.MFADeferrals, "mfa-deferrals", int(envInt("FHIR_MFA_DEFERRALS", 0)), "times an account without a second factor may put off setting one up at sign-in; 0 means at once (FHIR_MFA_DEFERRALS)")
+	fs.IntVar(&c.TrustedDeviceDays, "trusted-device-days", int(envInt("FHIR_TRUSTED_DEVICE_DAYS", 30)), "days a device the user trusts skips the second factor of routine sign-ins (never step-up), 1 to 90 (FHIR_TRUSTED_DEVICE_DAYS)")
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
 	retention := fs.String("audit-retention", env("FHIR_AUDIT_RETENTION", "6y"), "how long AuditEvents are kept, at least 6y: years (6y), days (2200d) or a duration; older ones are deleted daily (FHIR_AUDIT_RETENTION)")
 	labels := fs.String("step-up-labels", env("FHIR_STEP_UP_LABELS", "R,V"), "security labels whose resources need a recent two-factor sign-in: confidentiality codes (R, V) or system|code, comma-separated; none for none (FHIR_STEP_UP_LABELS)")
 	proxies := fs.String("trusted-proxies", env("FHIR_TRUSTED_PROXIES", ""), "reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For header names the client's address; empty: the connection's address (FHIR_TRUSTED_PROXIES)")
-	tz := fs.String("timezone", env("FHIR_TIMEZONE", "Local"), "time zone of the after-hours alert and the access report's dates, e.g. America/New_York (FHIR_TIMEZONE)")
+	tz := fs.String("timezone", env("FHIR_TIMEZONE", "Local"), "time zone of the after-hours alert, the access report's dates and the sign-in risk signals' hours of day, e.g. America/New_York (FHIR_TIMEZONE)")
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
@@ -167,6 +171,9 @@ func (c Config) validate() error {
 	}
 	if c.StepUpMaxAge <= 0 {
 		return fmt.Errorf("--step-up-max-age must be positive")
+	}
+	if c.TrustedDeviceDays < 1 || c.TrustedDeviceDays > 90 {
+		return fmt.Errorf("--trusted-device-days must be from 1 to 90")
 	}
 	if c.RequireACR != oauth.ACRTwoFactor && c.RequireACR != oauth.ACRPhishingResistant {
 		return fmt.Errorf("--require-acr must be %s or %s: no user token is issued for a password alone", oauth.ACRTwoFactor, oauth.ACRPhishingResistant)

@@ -124,7 +124,8 @@ func (m *Main) Open(ctx context.Context) error {
 		AccessTokenLifespan: m.Config.AccessTokenLifetime, OfflineLifespan: m.Config.OfflineLifetime,
 		IdleTimeout: m.Config.SessionIdle, AbsoluteTimeout: m.Config.SessionMax,
 		StepUpMaxAge: m.Config.StepUpMaxAge, RequireACR: m.Config.RequireACR,
-		MFADeferrals: m.Config.MFADeferrals,
+		MFADeferrals:      m.Config.MFADeferrals,
+		TrustedDeviceLife: time.Duration(m.Config.TrustedDeviceDays) * 24 * time.Hour, Location: m.Config.AlertLocation,
 		SearchPatients: func(ctx context.Context, q url.Values) ([]*fhir.Resource, error) {
 			p, err := search.Parse("Patient", q, params, search.Options{})
 			if err != nil {
@@ -192,7 +193,7 @@ func (m *Main) Open(ctx context.Context) error {
 		// Labelled resources ask for the same recent two-factor sign-in
 		// as the sensitive interactions (oauth.StepUp).
 		StepUp: consent.StepUpRule{Labels: labels, Strong: []string{oauth.ACRTwoFactor, oauth.ACRPhishingResistant},
-			Ask: oauth.ACRTwoFactor, MaxAge: maxAge}})
+			StrongEnough: oauth.StrongAuthentication, Ask: oauth.ACRTwoFactor, MaxAge: maxAge}})
 	rest.Register(g, deps)
 	g.GET("/:type/:id/$access-report", m.accessReport) // the patient's access report (report.go)
 	m.Echo = e

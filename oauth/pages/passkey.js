@@ -95,7 +95,8 @@
     button.disabled = true;
     say(status, "Follow your device's prompt to use your passkey.");
     var next = document.querySelector('input[name="next"]');
-    call("/oauth/passkey/login/options", { next: next ? next.value : "" })
+    var trust = document.getElementById("passkey-trust");
+    call("/oauth/passkey/login/options", { next: next ? next.value : "", trust: !!(trust && trust.checked) })
       .then(function (options) {
         var pk = options.publicKey;
         pk.challenge = toBytes(pk.challenge);
