@@ -531,3 +531,35 @@ func TestHistoryBounded(t *testing.T) {
 		t.Errorf("history holds an address or a cookie: %s", r.Data)
 	}
 }
+
+// TestTrustedDeviceCannotChangePasskeys: a trusted-device session may
+// not add or remove passkeys; signing in again for the passkeys page
+// asks for the code, even on the trusted device.
+func TestTrustedDeviceCannotChangePasskeys(t *testing.T) {
+	ps := startPasskeys(t)
+	code := ps.withTOTP(t, annName)
+	b, _ := deviceBrowser(t, "198.51.100.7")
+	ps.trusted(t, b, annName, code)
+	if !ps.shortcut(t, b, annName) {
+		t.Fatal("shortcut refused")
+	}
+	_, page := b.do(http.MethodGet, ps.url+passkeysPath, nil)
+	if !strings.Contains(page, "Sign in again to add or remove a passkey") {
+		t.Fatalf("a trusted-device session may change passkeys:\n%s", page)
+	}
+	_, account := b.do(http.MethodGet, ps.url+"/oauth/signed-in", nil)
+	if status, body := b.call(ps.url+"/oauth/passkeys/options", csrfOf(t, account), []byte(`{"name":"Mine"}`)); status != http.StatusForbidden {
+		t.Errorf("add with a trusted-device session: %d %s", status, body)
+	}
+	_, page = b.do(http.MethodGet, ps.url+"/oauth/login?next="+passkeysPath, nil)
+	_, page = b.do(http.MethodPost, ps.url+"/oauth/login", url.Values{"csrf": {csrfOf(t, page)}, "next": {passkeysPath},
+		"username": {annName}, "password": {annPassword}})
+	if !strings.Contains(page, `action="/oauth/login/code"`) {
+		t.Fatalf("signing in again for the passkeys page skipped the code:\n%s", page)
+	}
+	ps.code(t, b, page, code(), false)
+	_, page = b.do(http.MethodGet, ps.url+passkeysPath, nil)
+	if !strings.Contains(page, "Add a passkey") || strings.Contains(page, "Sign in again to add") {
+		t.Errorf("after the code, passkeys still locked:\n%s", page)
+	}
+}

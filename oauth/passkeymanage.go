@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -46,9 +47,10 @@ func (s *Server) signedInAccount(c echo.Context) (*Login, *Account, error) {
 }
 
 // recent tells whether a sign-in session was signed in to within the
-// re-authentication window.
+// re-authentication window, and not through a trusted device: changing
+// factors needs the factors themselves.
 func (s *Server) recent(login *Login) bool {
-	return s.now().Sub(login.AuthTime) <= reauthWindow
+	return s.now().Sub(login.AuthTime) <= reauthWindow && !slices.Contains(login.AMR, AMRTrustedDevice)
 }
 
 // passkeysPage lists the signed-in user's passkeys, with forms to rename

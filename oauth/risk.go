@@ -277,6 +277,11 @@ func (s *Server) afterPassword(c echo.Context, acct *Account, next string, faile
 	if err != nil {
 		return true, err
 	}
+	if strings.HasPrefix(next, passkeysPath) {
+		// Signing in again to change passkeys: the factors themselves,
+		// never a trusted device.
+		dev = nil
+	}
 	a, err := s.assess(c, acct, dev != nil, failedBefore)
 	if err != nil {
 		return true, err
