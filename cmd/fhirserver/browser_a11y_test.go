@@ -168,7 +168,8 @@ func axString(v *accessibility.Value) string {
 // Chromium renders it, has its language, a label on every field, a name
 // on every button and link, no positive tabindex, and a keyboard order
 // that reaches every control in reading order: sign-in, code, recovery,
-// passkeys (empty and with a passkey), authorization, error, signed in.
+// passkeys (empty and with a passkey), authorization, error, signed in,
+// trusted devices.
 func TestBrowserAccessibility(t *testing.T) {
 	chromiumPath(t)
 	s := startSMART(t)
@@ -190,6 +191,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	tb.signInWithPassword("ann", "correct horse battery")
 	tb.waitText("Enter your code")
 	checkPage(t, tb, "code")
+	tb.do("trust this device", chromedp.Click(chromedp.CSS(`#trust`)))
 	tb.enterCode(codes[0])
 	tb.waitText("You signed in with a recovery code")
 	checkPage(t, tb, "recovery")
@@ -206,6 +208,9 @@ func TestBrowserAccessibility(t *testing.T) {
 	tb.do("signed-in page", chromedp.Navigate(s.base+"/oauth/signed-in"))
 	tb.waitText("You are signed in")
 	checkPage(t, tb, "signed in")
+	tb.do("trusted devices page", chromedp.Navigate(s.base+"/oauth/devices"))
+	tb.waitText("(this device)")
+	checkPage(t, tb, "trusted devices")
 	tb.do("error page", chromedp.Navigate(s.base+"/oauth/flow/no-such-flow"))
 	tb.waitText("This sign-in link has expired")
 	checkPage(t, tb, "error")
