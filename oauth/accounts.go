@@ -40,9 +40,17 @@ type Account struct {
 	Recovery []string `json:"recovery,omitempty"`
 	// Deferrals counts the times the account put off setting up a
 	// second factor.
-	Deferrals int       `json:"deferrals,omitempty"`
-	Created   time.Time `json:"created"`
-	rev       int64
+	Deferrals int `json:"deferrals,omitempty"`
+	// Phone (E.164, "+15555550123") and Email are verified destinations
+	// for fallback sign-in codes and security notices ("" none).
+	Phone string `json:"phone,omitempty"`
+	Email string `json:"email,omitempty"`
+	// EnrollByLink: after a staff reset, a second factor may be set up
+	// only through the staff link (not by a password alone) until the
+	// account has one again.
+	EnrollByLink bool      `json:"enrollByLink,omitempty"`
+	Created      time.Time `json:"created"`
+	rev          int64
 }
 
 // HasTOTP tells whether the account signs in with an authenticator app too.
@@ -61,6 +69,9 @@ type Accounts struct {
 	Now     func() time.Time
 	// Revoke ends an account's login sessions, codes and tokens.
 	Revoke func(ctx context.Context, accountID string) error
+	// Sender, when set, carries notices to the account's phone and email
+	// (notify.go).
+	Sender Sender
 	// Events, when set, hears of every account disabled; Logger
 	// (slog.Default() when nil) of a report that failed.
 	Events SecurityEvents
@@ -329,4 +340,42 @@ func (as Accounts) SetPassword(ctx context.Context, username, password string) e
 	hash := hashPassword(password)
 	_, err := as.changeAndRevoke(ctx, username, func(a *Account) { a.Password = hash })
 	return err
+}
+
+// SetContact sets an account's verified phone and email (nil leaves one
+// as it is, "" removes it); the caller has verified them. It returns the
+// account as it was before and as it is now.
+func (as Accounts) SetContact(ctx context.Context, username string, phone, email *string) (before, after *Account, err error) {
+	var p, e string
+	if phone != nil {
+		if p, err = NormalizePhone(*phone); err != nil {
+			return nil, nil, err
+		}
+	}
+	if email != nil {
+		if e, err = NormalizeEmail(*email); err != nil {
+			return nil, nil, err
+		}
+	}
+	for {
+		a, err := as.ByUsername(ctx, username)
+		if err != nil {
+			return nil, nil, err
+		}
+		old := *a
+		if phone != nil {
+			a.Phone = p
+		}
+		if email != nil {
+			a.Email = e
+		}
+		err = as.put(ctx, a)
+		if errors.Is(err, fhir.ErrVersionConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return &old, a, nil
+	}
 }

@@ -170,6 +170,11 @@ func (s *Server) enrollPage(c echo.Context) error {
 		if a.HasSecondFactor() {
 			return c.Redirect(http.StatusSeeOther, e.Next)
 		}
+		if ok, err := s.mayChangeFactors(ctx, login, a); err != nil {
+			return err
+		} else if !ok {
+			return s.refuseFactorChange(c, a, enrollPath)
+		}
 		acct, e.Login = a, login.key
 	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: "oncofhir", AccountName: acct.Username,
@@ -251,6 +256,11 @@ func (s *Server) enrollPost(c echo.Context) error {
 		if login == nil || login.key != e.Login || acct.Disabled {
 			return s.page(c, http.StatusBadRequest, "error", pageData{Title: "You are signed out", Message: "Sign in again to set up your second factor."})
 		}
+		if ok, err := s.mayChangeFactors(ctx, login, acct); err != nil {
+			return err
+		} else if !ok {
+			return s.refuseFactorChange(c, acct, enrollPath)
+		}
 	} else if _, err := s.takeLink(ctx, e.Link, false); err != nil || acct.Disabled {
 		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This set-up link does not work",
 			Message: "It may have been used already or be more than 15 minutes old. Ask the front desk or your nurse for a new one."})
@@ -295,6 +305,7 @@ func (s *Server) enrollPost(c echo.Context) error {
 		how = "authenticator app added through a staff enrollment link; the account's sessions and tokens ended"
 	}
 	s.report(c, SecurityEvent{Kind: FactorEnrolled, Account: acct.ID, Role: acct.Role, Success: true, Detail: how})
+	s.accounts.notify(ctx, acct, FactorEnrolled, NoticeTOTP)
 	codes, err := s.accounts.NewRecoveryCodes(ctx, acct.Username)
 	if err != nil {
 		return err

@@ -57,6 +57,14 @@ type pageData struct {
 	Left                  int           // recovery codes left
 	Codes                 []string      // new recovery codes, shown once
 	Report                *accessReport // the access report page
+	// Fallbacks are the code page's "send me a code" buttons; Phone and
+	// Email an account's contact details (masked, or as typed on the
+	// contact form); Methods, Method and VerifiedBy a staff reset's
+	// identity check.
+	Fallbacks          []fallbackChoice
+	Phone, Email       string
+	Methods            []string
+	Method, VerifiedBy string
 	// Passkeys: whether the server offers them, the page's script, the
 	// account's passkeys, a sign-in recent enough to change them, and a
 	// sign-in page asked for a passkey (step-up).

@@ -140,6 +140,19 @@ func (ps *passkeyServer) register(t *testing.T, b *browser, csrf string, key *so
 	}
 }
 
+// passkeySession signs in with key in a new browser (a strong, fresh
+// sign-in, which adding or removing a passkey needs once the account
+// has one) and returns it with its passkeys page's CSRF token.
+func (ps *passkeyServer) passkeySession(t *testing.T, key *softKey) (*browser, string) {
+	t.Helper()
+	status, body, b := ps.loginWith(t, key.get)
+	if status != http.StatusOK {
+		t.Fatalf("passkey sign-in: %d %s", status, body)
+	}
+	_, page := b.do(http.MethodGet, ps.url+passkeysPath, nil)
+	return b, csrfOf(t, page)
+}
+
 // loginWith runs a usernameless sign-in in a new browser, answering with
 // answer (key.get unless a test forges its own); it returns the final
 // status, the body, and the browser.
@@ -184,9 +197,11 @@ func TestPasskeyRegisterListAndSignIn(t *testing.T) {
 	phone.synced = true
 	laptop := newSoftKey(t, "localhost", ps.origin)
 	ps.register(t, b, csrf, phone, "My phone")
-	if e := ps.rec.last(t, FactorEnrolled); !e.Success || e.Account != ps.ann.ID || e.Detail != "passkey added (swk)" {
+	if e := ps.rec.last(t, FactorEnrolled); !e.Success || e.Account != ps.ann.ID || e.Detail != "passkey added (swk); the account's other sessions and tokens ended" {
 		t.Errorf("enrolment event %+v", e)
 	}
+	// A second passkey needs a strong sign-in: the first one.
+	b, csrf = ps.passkeySession(t, phone)
 	ps.register(t, b, csrf, laptop, "Work laptop")
 	_, page := b.do(http.MethodGet, ps.url+passkeysPath+"?added=1", nil)
 	for _, want := range []string{"My phone", "Work laptop", "can be copied to your other devices", "stays on one device", "Your passkey was added"} {
@@ -219,7 +234,8 @@ func TestPasskeyRegisterListAndSignIn(t *testing.T) {
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("passkeys %v %v", keys, err)
 	}
-	if keys[0].Credential.Authenticator.SignCount != 1 || keys[0].LastUsed.IsZero() || !keys[0].Credential.Flags.BackupState {
+	// (the phone twice: once to add the laptop, once above).
+	if keys[0].Credential.Authenticator.SignCount != 2 || keys[0].LastUsed.IsZero() || !keys[0].Credential.Flags.BackupState {
 		t.Errorf("after use: %+v", keys[0].Credential)
 	}
 	ps.rec.never(t, annPassword)
@@ -374,7 +390,8 @@ func TestPasskeyRefusals(t *testing.T) {
 		}
 	})
 	t.Run("a removed passkey", func(t *testing.T) {
-		if status, body, _ := ps.loginWith(t, bob.get); status != http.StatusOK {
+		status, body, bb := ps.loginWith(t, bob.get)
+		if status != http.StatusOK {
 			t.Fatalf("before removal: %d %s", status, body)
 		}
 		_, page := bb.do(http.MethodGet, ps.url+passkeysPath, nil)
@@ -386,7 +403,7 @@ func TestPasskeyRefusals(t *testing.T) {
 		if e := ps.rec.last(t, FactorRemoved); !e.Success || e.Account != ps.bob.ID || !strings.HasPrefix(e.Detail, "passkey removed") {
 			t.Errorf("removal event %+v", e)
 		}
-		status, body, _ := ps.loginWith(t, bob.get)
+		status, body, _ = ps.loginWith(t, bob.get)
 		refused(t, "", status, body, http.StatusUnauthorized, passkeyInvalid)
 	})
 }
@@ -435,7 +452,7 @@ func TestPasskeyManagementRules(t *testing.T) {
 	}
 	// The same passkey twice is refused (the browser would not make it;
 	// a forged answer is refused by its id).
-	b2, csrf2 := ps.signedIn(t, annName)
+	b2, csrf2 := ps.passkeySession(t, key)
 	status, opts := b2.call(ps.url+"/oauth/passkeys/options", csrf2, []byte(`{"name":"Again"}`))
 	if status != http.StatusOK || !strings.Contains(string(opts), b64.EncodeToString(key.credID)) {
 		t.Errorf("options do not exclude the registered passkey: %s", opts)

@@ -75,7 +75,11 @@ func (s *Server) showPasskeys(c echo.Context, status int, d pageData) error {
 	if d.Error != "" {
 		d.Title = "Your passkeys: please check"
 	}
-	d.PasskeysOn, d.Script, d.Fresh = s.rp != nil, s.rp != nil, s.recent(login)
+	fresh, err := s.mayChangeFactors(c.Request().Context(), login, acct)
+	if err != nil {
+		return err
+	}
+	d.PasskeysOn, d.Script, d.Fresh = s.rp != nil, s.rp != nil, fresh && s.recent(login)
 	d.Next = "/oauth/login?next=" + passkeysPath
 	for _, k := range keys {
 		row := passkeyRow{ID: k.ID(), Name: k.Name, Created: k.Created.Format("2 January 2006"),
@@ -114,8 +118,10 @@ func (s *Server) passkeyRegisterOptions(c echo.Context) error {
 	if login == nil {
 		return jsonError(c, http.StatusUnauthorized, "You are signed out. Sign in again, then add your passkey.")
 	}
-	if !s.recent(login) {
-		return c.JSON(http.StatusForbidden, map[string]string{"error": "For your safety, sign in again before adding a passkey.",
+	if ok, err := s.mayChangeFactors(ctx, login, acct); err != nil {
+		return err
+	} else if !ok || !s.recent(login) {
+		return c.JSON(http.StatusForbidden, map[string]string{"error": "For your safety, sign in again with your authenticator app, a recovery code or a passkey before adding a passkey.",
 			"reauth": "/oauth/login?next=" + passkeysPath})
 	}
 	var body struct {
@@ -193,8 +199,14 @@ func (s *Server) passkeyRegister(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	ev.Success, ev.Detail = true, "passkey added ("+key.AMR()[0]+")"
+	ev.Success, ev.Detail = true, "passkey added ("+key.AMR()[0]+"); the account's other sessions and tokens ended"
+	if err := s.endOtherAccess(ctx, acct.ID, login.key); err != nil {
+		ev.Detail = "passkey added (" + key.AMR()[0] + "); ending the other sessions and tokens failed"
+		s.report(c, ev)
+		return err
+	}
 	s.report(c, ev)
+	s.accounts.notify(ctx, acct, FactorEnrolled, NoticePasskeyAdded)
 	return c.JSON(http.StatusOK, map[string]string{"next": passkeysPath + "?added=1"})
 }
 
@@ -262,16 +274,18 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 	if key == nil {
 		return s.showPasskeys(c, http.StatusNotFound, pageData{Error: "That passkey is no longer on your account."})
 	}
-	if !s.recent(login) {
-		return s.showPasskeys(c, http.StatusForbidden, pageData{Error: "For your safety, sign in again before removing a passkey."})
+	if ok, err := s.mayChangeFactors(ctx, login, acct); err != nil {
+		return err
+	} else if !ok {
+		return s.showPasskeys(c, http.StatusForbidden, pageData{Error: "For your safety, sign in again with your authenticator app, a recovery code or a passkey before removing a passkey."})
 	}
 	if err := s.passkeys.remove(ctx, key); err != nil {
 		return err
 	}
 	ev := SecurityEvent{Kind: FactorRemoved, Account: acct.ID, Role: acct.Role, Success: true,
-		Detail: "passkey removed; the account's other sign-in sessions ended"}
-	if err := s.endOtherLogins(ctx, acct.ID, login.key); err != nil {
-		ev.Detail = "passkey removed; ending the other sign-in sessions failed"
+		Detail: "passkey removed; the account's other sessions and tokens ended"}
+	if err := s.endOtherAccess(ctx, acct.ID, login.key); err != nil {
+		ev.Detail = "passkey removed; ending the other sessions and tokens failed"
 		s.report(c, ev)
 		return err
 	}
@@ -279,6 +293,7 @@ func (s *Server) passkeyRemove(c echo.Context) error {
 		return err
 	}
 	s.report(c, ev)
+	s.accounts.notify(ctx, acct, FactorRemoved, NoticePasskeyRemoved)
 	return s.showPasskeys(c, http.StatusOK, pageData{Notice: "The passkey \"" + key.Name + "\" was removed. It can no longer be used to sign in."})
 }
 

@@ -6,7 +6,11 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"errors"
+	"net/http"
+	"net/url"
 	"strings"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/oncofhir/oncofhir/fhir"
 )
@@ -87,4 +91,65 @@ func (as Accounts) UseRecoveryCode(ctx context.Context, accountID, code string) 
 		}
 		return len(a.Recovery), err
 	}
+}
+
+// mayChangeFactors tells whether a sign-in session may change how its
+// account signs in: set up or replace an authenticator app, add or
+// remove a passkey, make new recovery codes, change the phone or email
+// codes and notices go to. An account that has a factor needs a sign-in
+// within reauthWindow whose second factor was strong (an authenticator
+// code, a recovery code or a passkey; never a password alone, a trusted
+// device or a code by text or email), so that a stolen password, with or
+// without a redirected text message, cannot replace the owner's
+// factors. An account with none yet sets up its first with its password
+// session, unless a staff reset asked for its link (EnrollByLink).
+func (s *Server) mayChangeFactors(ctx context.Context, login *Login, acct *Account) (bool, error) {
+	has := acct.HasSecondFactor()
+	if !has {
+		var err error
+		if has, err = s.passkeys.has(ctx, acct.ID); err != nil {
+			return false, err
+		}
+	}
+	if !has {
+		return !acct.EnrollByLink, nil
+	}
+	return s.recent(login) && StrongAuthentication(login.ACR, login.AMR), nil
+}
+
+// endOtherAccess ends, after a factor change, every sign-in session of
+// the account but keep (this browser's) and every code and token not
+// made in keep: whoever else was signed in must sign in again.
+func (s *Server) endOtherAccess(ctx context.Context, account, keep string) error {
+	if err := s.endOtherLogins(ctx, account, keep); err != nil {
+		return err
+	}
+	for _, kind := range []string{kindAccess, kindRefresh, kindCode, kindPKCE, kindOIDC} {
+		found, err := s.cfg.Records.FindRecords(ctx, kind, "subject", account)
+		if err != nil {
+			return err
+		}
+		for _, r := range found {
+			if keep != "" && r.Attrs["login"] == keep {
+				continue
+			}
+			if err := s.cfg.Records.DeleteRecord(ctx, kind, r.Key); err != nil && !errors.Is(err, fhir.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// refuseFactorChange answers a factor change that mayChangeFactors
+// refused: after a staff reset, the set-up link; otherwise a fresh
+// sign-in with a strong factor, then back to next.
+func (s *Server) refuseFactorChange(c echo.Context, acct *Account, next string) error {
+	if acct.EnrollByLink && !acct.HasSecondFactor() {
+		return s.page(c, http.StatusForbidden, "error", pageData{Title: "Use the set-up link the care team gave you",
+			Message: "Your sign-in was reset by staff, so a new second step can be set up only through the link they gave you. Ask the front desk or your nurse for a new one if it no longer works."})
+	}
+	return s.page(c, http.StatusForbidden, "error", pageData{Title: "Sign in again to change how you sign in",
+		Message: "For your safety, this needs a sign-in from the last few minutes with your authenticator app, a recovery code or a passkey.",
+		Next:    "/oauth/login?next=" + url.QueryEscape(next)})
 }

@@ -26,6 +26,7 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.GET("/login", s.loginPage)
 	o.POST("/login", s.loginPost)
 	o.POST("/login/code", s.codePost)
+	o.POST("/login/send-code", s.sendCodePost)
 	o.POST("/recovery-codes", s.newCodes)
 	o.POST("/logout", s.logout)
 	o.POST("/logout-everywhere", s.logoutEverywhere)
@@ -39,6 +40,8 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.POST("/enroll", s.enrollPost)
 	o.GET("/enroll-link", s.enrollLinkPage)
 	o.POST("/enroll-link", s.enrollLinkPost)
+	o.GET("/reset", s.resetPage)
+	o.POST("/reset", s.resetPost)
 
 	o.GET("/passkey.js", s.passkeyScript)
 	o.POST("/passkey/login/options", s.passkeyLoginOptions)

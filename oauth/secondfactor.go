@@ -49,44 +49,66 @@ func (s *Server) askCode(c echo.Context, acct *Account, next, login string) erro
 		return err
 	}
 	setCookie(c, pendingCookie, value, int(pendingLife/time.Second))
-	return s.page(c, http.StatusOK, "code", pageData{Title: "Enter your code"})
+	return s.codePage(c, http.StatusOK, acct, pendingLogin{Next: next, Login: login}, pageData{Title: "Enter your code"})
 }
 
-// codePost checks the authenticator code; a right one starts the
-// sign-in session with both factors.
-func (s *Server) codePost(c echo.Context) error {
+// codePage shows the code page, with the fallback codes the pending
+// sign-in may ask for.
+func (s *Server) codePage(c echo.Context, status int, acct *Account, p pendingLogin, d pageData) error {
+	d.Fallbacks = s.fallbackChoices(acct, p)
+	return s.page(c, status, "code", d)
+}
+
+// pending returns the browser's pending sign-in and its record, or
+// answers (the sign-in page again) when there is none, it expired, or
+// the form's CSRF token is not right.
+func (s *Server) pending(c echo.Context) (pendingLogin, *fhir.Record, bool, error) {
+	var p pendingLogin
 	ctx := c.Request().Context()
+	expired := func(next string) (pendingLogin, *fhir.Record, bool, error) {
+		return p, nil, true, s.page(c, http.StatusBadRequest, "login", pageData{Title: "Sign in", Next: next,
+			Error: "This page had expired. Please sign in again."})
+	}
 	ck, err := c.Cookie(pendingCookie)
 	if !s.checkCSRF(c) || err != nil || ck.Value == "" {
-		return s.page(c, http.StatusBadRequest, "login", pageData{Title: "Sign in", Next: "/oauth/signed-in",
-			Error: "This page had expired. Please sign in again."})
+		return expired("/oauth/signed-in")
 	}
-	key := hashKey(ck.Value)
-	r, err := s.cfg.Records.GetRecord(ctx, kindPending, key)
+	r, err := s.cfg.Records.GetRecord(ctx, kindPending, hashKey(ck.Value))
 	if errors.Is(err, fhir.ErrNotFound) {
-		return s.page(c, http.StatusBadRequest, "login", pageData{Title: "Sign in", Next: "/oauth/signed-in",
-			Error: "This page had expired. Please sign in again."})
+		return expired("/oauth/signed-in")
 	} else if err != nil {
-		return err
+		return p, nil, true, err
 	}
-	var p pendingLogin
 	if err := json.Unmarshal(r.Data, &p); err != nil {
-		return err
+		return p, nil, true, err
 	}
 	if p.Login != "" && !s.logins.alive(ctx, p.Login) {
-		return s.page(c, http.StatusBadRequest, "login", pageData{Title: "Sign in", Next: safeNext(p.Next),
-			Error: "This page had expired. Please sign in again."})
+		return expired(safeNext(p.Next))
 	}
+	return p, r, false, nil
+}
+
+// codePost checks the code typed: the authenticator app's, a recovery
+// code, or a fallback code sent by text message or email. A right one
+// starts the sign-in session with both factors.
+func (s *Server) codePost(c echo.Context) error {
+	ctx := c.Request().Context()
+	p, r, answered, err := s.pending(c)
+	if answered {
+		return err
+	}
+	key := r.Key
 	acct, err := s.accounts.Get(ctx, p.Account)
 	if err != nil {
 		return err
 	}
 	ev := SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role}
-	// left: recovery codes left, when one was used (-1 otherwise).
-	left, err := s.checkCode(c, acct, c.FormValue("code"))
+	// A fallback code is accepted only where the page offers one.
+	use, err := s.checkCode(c, acct, c.FormValue("code"), p.Login == "")
+	left := use.left // recovery codes left, when one was used (-1 otherwise)
 	if errors.Is(err, ErrThrottled) {
 		s.report(c, SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role, Detail: failThrottled})
-		return s.page(c, http.StatusTooManyRequests, "code", pageData{Title: "Enter your code: please wait",
+		return s.codePage(c, http.StatusTooManyRequests, acct, p, pageData{Title: "Enter your code: please wait",
 			Error: "There have been several codes that were not right. Wait a few minutes, then try again."})
 	}
 	if err != nil {
@@ -112,12 +134,17 @@ func (s *Server) codePost(c echo.Context) error {
 		if err := s.cfg.Records.PutRecord(ctx, r); err != nil {
 			return err // a racing attempt: refuse this one
 		}
-		return s.page(c, http.StatusUnauthorized, "code", pageData{Title: "Enter your code: try again",
+		return s.codePage(c, http.StatusUnauthorized, acct, p, pageData{Title: "Enter your code: try again",
 			Error: "That code is not right. Codes change every 30 seconds; enter the one your app shows now."})
 	}
 	ev.Success, ev.Detail = true, "password and authenticator code"
+	amr := []string{"pwd", "otp"}
 	if left >= 0 {
 		ev.Detail = "password and recovery code"
+	}
+	if use.via != "" {
+		// A routine sign-in only: never strong (fallback.go).
+		ev.Detail, amr = "password and a code sent by "+destination{Channel: use.via}.how(), []string{"pwd", amrOf(use.via)}
 	}
 	if err := s.reportOrFail(c, ev); err != nil {
 		return s.unavailable(c)
@@ -125,42 +152,56 @@ func (s *Server) codePost(c echo.Context) error {
 	_ = s.cfg.Records.DeleteRecord(ctx, kindPending, key)
 	setCookie(c, pendingCookie, "", -1)
 	s.logins.end(c)
-	if _, err := s.logins.start(c, acct.ID, []string{"pwd", "otp"}, ACRTwoFactor); err != nil {
+	if _, err := s.logins.start(c, acct.ID, amr, ACRTwoFactor); err != nil {
 		return err
 	}
-	if err := s.afterSecondFactor(c, acct, c.FormValue("trust") == "1"); err != nil {
+	if err := s.afterSecondFactor(c, acct, c.FormValue("trust") == "1" && use.via == ""); err != nil { // a code by text or email trusts no device
 		return err
 	}
 	if left >= 0 {
-		// Tell the user at once, and offer new codes.
+		// Tell the user at once, here and at their phone and email, and
+		// offer new codes.
 		s.report(c, SecurityEvent{Kind: FactorUsed, Account: acct.ID, Role: acct.Role, Success: true, Detail: "recovery code"})
+		s.accounts.notify(ctx, acct, FactorUsed, NoticeRecoveryCode)
 		return s.page(c, http.StatusOK, "recovery", pageData{Title: "You used a recovery code", Next: safeNext(p.Next), Left: left})
 	}
 	return c.Redirect(http.StatusSeeOther, safeNext(p.Next))
 }
 
 // newCodes makes a signed-in user new recovery codes (the old ones stop
-// working) and shows them once.
+// working) and shows them once: only in a fresh sign-in with a strong
+// second factor (mayChangeFactors). The account's other sessions and
+// tokens end, and its owner is told.
 func (s *Server) newCodes(c echo.Context) error {
 	if !s.checkCSRF(c) {
 		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
 	}
 	ctx := c.Request().Context()
-	login, err := s.logins.current(c)
+	login, acct, err := s.signedInAccount(c)
 	if err != nil {
 		return err
 	}
 	if login == nil {
 		return c.Redirect(http.StatusSeeOther, "/oauth/login")
 	}
-	acct, err := s.accounts.Get(ctx, login.Account)
-	if err != nil || acct.Disabled {
-		return c.Redirect(http.StatusSeeOther, "/oauth/login")
+	next := safeNext(c.FormValue("next"))
+	if ok, err := s.mayChangeFactors(ctx, login, acct); err != nil {
+		return err
+	} else if !ok {
+		return s.refuseFactorChange(c, acct, next)
 	}
 	codes, err := s.accounts.NewRecoveryCodes(ctx, acct.Username)
 	if err != nil {
 		return err
 	}
-	s.report(c, SecurityEvent{Kind: FactorEnrolled, Account: acct.ID, Role: acct.Role, Success: true, Detail: "recovery codes"})
-	return s.page(c, http.StatusOK, "recovery", pageData{Title: "Your new recovery codes", Next: safeNext(c.FormValue("next")), Codes: codes})
+	ev := SecurityEvent{Kind: FactorEnrolled, Account: acct.ID, Role: acct.Role, Success: true,
+		Detail: "recovery codes renewed; the account's other sessions and tokens ended"}
+	if err := s.endOtherAccess(ctx, acct.ID, login.key); err != nil {
+		ev.Detail = "recovery codes renewed; ending the other sessions and tokens failed"
+		s.report(c, ev)
+		return err
+	}
+	s.report(c, ev)
+	s.accounts.notify(ctx, acct, FactorEnrolled, NoticeRecoveryCodes)
+	return s.page(c, http.StatusOK, "recovery", pageData{Title: "Your new recovery codes", Next: next, Codes: codes})
 }

@@ -71,6 +71,10 @@ type Config struct {
 	// Location is the time zone of the risk signals' hours of day
 	// (time.Local when nil).
 	Location *time.Location
+	// Sender carries fallback sign-in codes and security notices to
+	// users' verified phones and emails (nil: no fallback codes and no
+	// notices).
+	Sender Sender
 }
 
 // Server is the SMART App Launch authorization server.
@@ -158,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		jwks:    &jwksCache{client: cfg.HTTPClient},
 		pages:   parsePages(),
 	}
-	s.accounts = Accounts{Records: cfg.Records, Now: cfg.Now, Revoke: s.RevokeAccount, Events: cfg.Events, Logger: cfg.Logger}
+	s.accounts = Accounts{Records: cfg.Records, Now: cfg.Now, Revoke: s.RevokeAccount, Sender: cfg.Sender, Events: cfg.Events, Logger: cfg.Logger}
 	s.origins = &originCache{clients: s.clients, now: cfg.Now}
 	s.passkeys = passkeys{rec: cfg.Records}
 	if rp, err := newRelyingParty(root); err != nil {

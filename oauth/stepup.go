@@ -32,8 +32,8 @@ func (s *Server) StepUp(next echo.HandlerFunc) echo.HandlerFunc {
 		if maxAge <= 0 {
 			maxAge = DefaultStepUpMaxAge
 		}
-		// A trusted device standing in for the second factor is never
-		// strong enough here.
+		// A trusted device or a code by text or email standing in for
+		// the second factor is never strong enough here.
 		strong := StrongAuthentication(p.ACR, p.AMR)
 		if strong && s.now().Sub(p.AuthTime) <= maxAge {
 			return next(c)

@@ -259,20 +259,30 @@ func (as Accounts) Unlock(ctx context.Context, username string) error {
 	return err
 }
 
-// reportLocked records that an account has just locked.
+// reportLocked records that an account has just locked, and tells its
+// owner.
 func (as Accounts) reportLocked(ctx context.Context, a *Account) {
 	reportChange(ctx, as.Events, as.Logger, as.Now, SecurityEvent{Kind: AccountLocked, Account: a.ID, Role: a.Role,
 		Success: true, Detail: "sign-in locked after 100 consecutive failed attempts"})
+	as.notify(ctx, a, AccountLocked, NoticeLocked)
+}
+
+// codeUse is what a right code was: left is how many recovery codes
+// remain after one was used (-1 when none was); via the channel of a
+// fallback code ("" when none was).
+type codeUse struct {
+	left int
+	via  Channel
 }
 
 // checkCode checks a second-factor code typed on the code page (an
-// authenticator code, or a recovery code), under the per-account code
-// limits, the recovery codes' per-address limit and the account lock:
+// authenticator code, a recovery code, or, when fallback is set, a code
+// sent by text message or email), under the per-account code limits,
+// the recovery codes' per-address limit and the account lock:
 // ErrThrottled when the code must wait (it is not checked), ErrBadCode
 // when it is wrong or the account is locked (it is then not checked
-// either, and a recovery code is not used up). left is how many recovery
-// codes remain after one was used, -1 when none was.
-func (s *Server) checkCode(c echo.Context, acct *Account, typed string) (left int, err error) {
+// either, and a recovery or fallback code is not used up).
+func (s *Server) checkCode(c echo.Context, acct *Account, typed string, fallback bool) (codeUse, error) {
 	ctx, now := c.Request().Context(), s.now()
 	recovery := len(normalizeCode(typed)) == 16
 	codes := counter{s.cfg.Records, kindCodeFail, acct.ID}
@@ -282,23 +292,26 @@ func (s *Server) checkCode(c echo.Context, acct *Account, typed string) (left in
 	}
 	f, _, err := codes.get(ctx)
 	if err != nil {
-		return -1, err
+		return codeUse{left: -1}, err
 	}
 	g, _, err := addr.get(ctx)
 	if err != nil {
-		return -1, err
+		return codeUse{left: -1}, err
 	}
 	if f.waiting(codeFreeFails, now) || g.waiting(recoveryFreeFails, now) {
-		return -1, ErrThrottled
+		return codeUse{left: -1}, ErrThrottled
 	}
-	left = -1
+	use := codeUse{left: -1}
 	switch {
 	case f.Consecutive >= LockAfter:
 		err = ErrBadCode
 	case recovery:
-		left, err = s.accounts.UseRecoveryCode(ctx, acct.ID, typed)
+		use.left, err = s.accounts.UseRecoveryCode(ctx, acct.ID, typed)
 	default:
 		err = s.accounts.VerifyTOTP(ctx, acct.ID, typed)
+		if errors.Is(err, ErrBadCode) && fallback {
+			use.via, err = s.useFallbackCode(ctx, acct, strings.TrimSpace(typed))
+		}
 	}
 	if errors.Is(err, ErrBadCode) {
 		f, ferr := codes.fail(ctx, now, true)
@@ -307,14 +320,14 @@ func (s *Server) checkCode(c echo.Context, acct *Account, typed string) (left in
 		}
 		_, aerr := addr.fail(ctx, now, false)
 		if err := errors.Join(ferr, aerr); err != nil {
-			return -1, err
+			return codeUse{left: -1}, err
 		}
-		return -1, ErrBadCode
+		return codeUse{left: -1}, ErrBadCode
 	}
 	if err != nil {
-		return -1, err
+		return codeUse{left: -1}, err
 	}
-	return left, codes.clear(ctx)
+	return use, codes.clear(ctx)
 }
 
 // The client's network address, as echo reads it (cmd/fhirserver sets

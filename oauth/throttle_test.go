@@ -507,7 +507,7 @@ func TestRecoveryCodesLimitedPerAddress(t *testing.T) {
 	req.RemoteAddr = "198.51.100.3:4000"
 	c := echo.New().NewContext(req, httptest.NewRecorder())
 	cai, _ := cs.accounts.ByUsername(context.Background(), "cai")
-	if _, err := cs.checkCode(c, cai, cs.codes["cai"][1]); err != nil {
+	if _, err := cs.checkCode(c, cai, cs.codes["cai"][1], false); err != nil {
 		t.Fatalf("another address's recovery code: %v", err)
 	}
 }

@@ -164,22 +164,35 @@ func clientCmd(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// userCmd: fhirserver user add|list|disable|unlock.
+// userCmd: fhirserver user add|list|disable|unlock|contact (and
+// enroll-link, reset).
 func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: fhirserver user add|list|disable|unlock [flags]")
+		return errors.New("usage: fhirserver user add|list|disable|unlock|contact|enroll-link|reset [flags]")
 	}
 	sub, args := args[0], args[1:]
-	if sub == "enroll-link" {
+	switch sub {
+	case "enroll-link":
 		return enrollLinkCmd(ctx, args, out)
+	case "reset":
+		return resetCmd(ctx, args, out)
 	}
 	var cfg Config
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	storeFlags(fs, &cfg)
-	var username, role, fhirUser string
+	var username, role, fhirUser, phone, email string
 	var pwStdin, withTOTP, withCodes bool
+	contactFlags := func() {
+		fs.StringVar(&phone, "phone", "", "verified phone for sign-in codes and notices, international form (+1 555 555 0123); \"\" removes it")
+		fs.StringVar(&email, "email", "", "verified email for sign-in codes and notices; \"\" removes it")
+		fs.StringVar(&cfg.MessageFile, "message-file", env("FHIR_MESSAGE_FILE", ""), messageFileUsage)
+	}
 	switch sub {
+	case "contact":
+		fs.StringVar(&username, "username", "", "username")
+		contactFlags()
 	case "add":
+		contactFlags()
 		fs.StringVar(&username, "username", "", "username")
 		fs.StringVar(&role, "role", "", strings.Join(oauth.Roles, ", "))
 		fs.StringVar(&fhirUser, "fhir-user", "", "Patient/ID, Practitioner/ID or RelatedPerson/ID")
@@ -190,7 +203,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 		fs.StringVar(&username, "username", "", "username")
 	case "list":
 	default:
-		return fmt.Errorf("unknown user command %q (add, list, disable, unlock)", sub)
+		return fmt.Errorf("unknown user command %q (add, list, disable, unlock, contact, enroll-link, reset)", sub)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -214,13 +227,39 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 	accounts := oauth.Accounts{Records: rec, Now: time.Now, Events: events, Revoke: func(ctx context.Context, id string) error {
 		return oauth.RevokeAccount(ctx, rec, id)
 	}}
+	if accounts.Sender, err = cfg.sender(); err != nil {
+		return err
+	}
+	// Only the flags given change a phone or email.
+	var newPhone, newEmail *string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "phone":
+			newPhone = &phone
+		case "email":
+			newEmail = &email
+		}
+	})
 	switch sub {
 	case "add":
+		// Checked before the account is made.
+		if _, err := oauth.NormalizePhone(phone); err != nil {
+			return err
+		}
+		if _, err := oauth.NormalizeEmail(email); err != nil {
+			return err
+		}
 		a, err := accounts.Add(ctx, username, role, fhirUser, password)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "user %s added (%s)\n", a.Username, a.Role)
+		if newPhone != nil || newEmail != nil {
+			if _, a, err = accounts.SetContact(ctx, a.Username, newPhone, newEmail); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "contact: %s\n", oauth.MaskedContact(a))
+		}
 		if withTOTP {
 			uri, err := accounts.EnrollTOTP(ctx, a.Username)
 			if err != nil {
@@ -260,6 +299,18 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, out io.Writer)
 			return err
 		}
 		fmt.Fprintf(out, "user %s disabled; their sessions and tokens have ended\n", strings.ToLower(username))
+	case "contact":
+		if newPhone == nil && newEmail == nil {
+			return errors.New("give --phone, --email or both (\"\" removes one)")
+		}
+		if err := accounts.ChangeContact(ctx, username, newPhone, newEmail); err != nil {
+			return err
+		}
+		a, err := accounts.ByUsername(ctx, username)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "user %s: contact %s; their sessions and tokens have ended\n", a.Username, oauth.MaskedContact(a))
 	case "unlock":
 		// After 100 consecutive failed sign-ins an account refuses every
 		// sign-in until this; confirm who is asking before running it.

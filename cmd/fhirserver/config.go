@@ -57,6 +57,10 @@ type Config struct {
 	AlertWebhook string
 	// AlertLocation is the time zone of the after-hours alert.
 	AlertLocation *time.Location
+	// MessageFile receives fallback sign-in codes and security notices
+	// as JSON lines, for a text message or email gateway ("" none: no
+	// fallback codes, no notices).
+	MessageFile string
 }
 
 // auditKeyPath is where the audit signing key lives.
@@ -68,6 +72,16 @@ func (c Config) auditKeyPath() string {
 		return filepath.Join(c.DataDir, "audit-signing.key")
 	}
 	return "audit-signing.key"
+}
+
+const messageFileUsage = "file (mode 0600, created when missing) that sign-in codes by text message or email, and security notices, are appended to as JSON lines for a gateway; empty: no such codes or notices (FHIR_MESSAGE_FILE)"
+
+// sender is the message file's Sender, or nil when there is none.
+func (c Config) sender() (oauth.Sender, error) {
+	if c.MessageFile == "" {
+		return nil, nil
+	}
+	return oauth.NewFileSender(c.MessageFile, nil)
 }
 
 // FHIRBase is the base URL of the FHIR API.
@@ -128,6 +142,7 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.IntVar(&c.TrustedDeviceDays, "trusted-device-days", int(envInt("FHIR_TRUSTED_DEVICE_DAYS", 30)), "days a device the user trusts skips the second factor of routine sign-ins (never step-up), 1 to 90 (FHIR_TRUSTED_DEVICE_DAYS)")
 	fs.StringVar(&c.AuditKeyFile, "audit-key-file", env("FHIR_AUDIT_KEY_FILE", ""), "Ed25519 key (PEM) that signs audit checkpoints; created when missing; default audit-signing.key in --data (FHIR_AUDIT_KEY_FILE)")
 	fs.StringVar(&c.AlertWebhook, "alert-webhook", env("FHIR_ALERT_WEBHOOK", ""), "URL audit alerts are POSTed to (FHIR_ALERT_WEBHOOK, or FHIR_ALERT_WEBHOOK_FILE)")
+	fs.StringVar(&c.MessageFile, "message-file", env("FHIR_MESSAGE_FILE", ""), messageFileUsage)
 	retention := fs.String("audit-retention", env("FHIR_AUDIT_RETENTION", "6y"), "how long AuditEvents are kept, at least 6y: years (6y), days (2200d) or a duration; older ones are deleted daily (FHIR_AUDIT_RETENTION)")
 	labels := fs.String("step-up-labels", env("FHIR_STEP_UP_LABELS", "R,V"), "security labels whose resources need a recent two-factor sign-in: confidentiality codes (R, V) or system|code, comma-separated; none for none (FHIR_STEP_UP_LABELS)")
 	proxies := fs.String("trusted-proxies", env("FHIR_TRUSTED_PROXIES", ""), "reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For header names the client's address; empty: the connection's address (FHIR_TRUSTED_PROXIES)")

@@ -117,6 +117,10 @@ func (m *Main) Open(ctx context.Context) error {
 		p.loop(purgeCtx)
 	}()
 	m.Alerts = audit.NewAlerts(audit.AlertConfig{Records: rec, Logger: m.Logger, Webhook: m.Config.AlertWebhook, Location: m.Config.AlertLocation})
+	sender, err := m.Config.sender()
+	if err != nil {
+		return err
+	}
 	m.OAuth, err = oauth.New(ctx, oauth.Config{
 		BaseURL: m.Config.FHIRBase(), Records: rec, Store: m.Store, Logger: m.Logger, Demo: m.Config.Demo,
 		Events:              securityEvents{m},
@@ -126,6 +130,7 @@ func (m *Main) Open(ctx context.Context) error {
 		StepUpMaxAge: m.Config.StepUpMaxAge, RequireACR: m.Config.RequireACR,
 		MFADeferrals:      m.Config.MFADeferrals,
 		TrustedDeviceLife: time.Duration(m.Config.TrustedDeviceDays) * 24 * time.Hour, Location: m.Config.AlertLocation,
+		Sender: sender,
 		SearchPatients: func(ctx context.Context, q url.Values) ([]*fhir.Resource, error) {
 			p, err := search.Parse("Patient", q, params, search.Options{})
 			if err != nil {
