@@ -236,7 +236,7 @@ func (s *Server) signInStep(c echo.Context, j *journey) (bool, error) {
 	// The level this authorization needs: the server's, the client's,
 	// and what the app asks for (acr_values). A trusted device counts as
 	// a second factor only when the app asks for nothing more.
-	required := s.required(client)
+	required := s.required(client, strings.Fields(f.Form.Get("scope")))
 	want := required
 	for _, v := range strings.Fields(f.Form.Get("acr_values")) {
 		if acrRank(v) > acrRank(want) {
@@ -452,7 +452,7 @@ func (s *Server) finish(c echo.Context, f *flow, login *Login, acct *Account, gr
 		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, fosite.ErrAccessDenied.WithHint("The user did not allow access."))
 		return nil
 	}
-	if client, err := s.clients.Get(ctx, f.Client); err != nil || !meets(login.ACR, s.required(client)) {
+	if client, err := s.clients.Get(ctx, f.Client); err != nil || !meets(login.ACR, s.required(client, granted)) {
 		// The pipeline asks for the missing factor first; this is the
 		// last guard before a code exists.
 		s.provider.WriteAuthorizeError(ctx, c.Response(), ar, fosite.ErrAccessDenied.WithHint("The sign-in does not meet the level this app requires."))

@@ -3,6 +3,8 @@ package oauth
 import (
 	"fmt"
 	"slices"
+
+	"github.com/oncofhir/oncofhir/oauth/scope"
 )
 
 // Authentication levels. Every user token needs at least two factors: the
@@ -39,14 +41,47 @@ func checkRequireACR(acr string) error {
 	return fmt.Errorf("require-acr %q: use %s or %s (a password alone never yields a user token)", acr, ACRTwoFactor, ACRPhishingResistant)
 }
 
-// required is the level a client's user tokens need: the server's, raised
-// by the client's own.
-func (s *Server) required(client *Client) string {
+// required is the level a client's user tokens with these scopes need:
+// the server's, raised by the client's own and by the level of each
+// resource type the scopes reach (Config.TypeACR; a wildcard scope
+// reaches every type).
+func (s *Server) required(client *Client, scopes []string) string {
 	want := s.cfg.RequireACR
 	if client != nil && acrRank(client.RequireACR) > acrRank(want) {
 		want = client.RequireACR
 	}
+	if len(s.cfg.TypeACR) == 0 {
+		return want
+	}
+	for _, raw := range scopes {
+		sc, err := scope.Parse(raw)
+		if err != nil || !sc.IsResource() {
+			continue
+		}
+		for typ, acr := range s.cfg.TypeACR {
+			if (sc.Type == typ || sc.Type == "*") && acrRank(acr) > acrRank(want) {
+				want = acr
+			}
+		}
+	}
 	return want
+}
+
+// CheckTypeACR accepts the levels resource types may require
+// (Config.TypeACR): a type name and two factors or phishing-resistant.
+func CheckTypeACR(levels map[string]string) error {
+	for typ, acr := range levels {
+		if _, err := scope.Parse("patient/" + typ + ".r"); err != nil || typ == "*" {
+			return fmt.Errorf("require-acr-for %q: not a resource type", typ)
+		}
+		if acr == "" {
+			return fmt.Errorf("require-acr-for %s: no level given", typ)
+		}
+		if err := checkRequireACR(acr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // meets tells whether a sign-in (acr, amr) reaches level want for a

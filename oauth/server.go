@@ -61,6 +61,10 @@ type Config struct {
 	// refused: no configuration issues a user token without a second
 	// factor. A client's RequireACR may raise it.
 	RequireACR string
+	// TypeACR raises the level for user tokens whose scopes reach a
+	// resource type (its key; a wildcard scope reaches every type): for
+	// example DocumentReference → ACRPhishingResistant.
+	TypeACR map[string]string
 	// MFADeferrals is how many times an account without a second factor
 	// may put off setting one up at sign-in (0: at once).
 	MFADeferrals int
@@ -135,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Location = time.Local
 	}
 	if err := checkRequireACR(cfg.RequireACR); err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
+	if err := CheckTypeACR(cfg.TypeACR); err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
 	if cfg.RequireACR == "" {

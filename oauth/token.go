@@ -177,7 +177,7 @@ func (s *Server) tooWeak(ar fosite.Requester) bool {
 		return false
 	}
 	client, _ := ar.GetClient().(*Client)
-	return !meets(ses.ACR, s.required(client))
+	return !meets(ses.ACR, s.required(client, ar.GetGrantedScopes()))
 }
 
 // backendGrant grants a backend service the system scopes it asked for

@@ -40,6 +40,9 @@ type Config struct {
 	// RequireACR is the level every user token needs (two factors, or
 	// phishing-resistant); never a password alone.
 	RequireACR string
+	// TypeACR raises the level for user tokens whose scopes reach a
+	// resource type: type → acr.
+	TypeACR map[string]string
 	// MFADeferrals is how many times an account may put off setting up
 	// a second factor at sign-in.
 	MFADeferrals int
@@ -137,6 +140,11 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 	fs.DurationVar(&c.SessionIdle, "session-idle", envDuration("FHIR_SESSION_IDLE", 15*time.Minute), "sign-in sessions end after this long unused (FHIR_SESSION_IDLE)")
 	fs.DurationVar(&c.SessionMax, "session-max", envDuration("FHIR_SESSION_MAX", 12*time.Hour), "sign-in sessions end this long after sign-in (FHIR_SESSION_MAX)")
 	fs.DurationVar(&c.StepUpMaxAge, "step-up-max-age", envDuration("FHIR_STEP_UP_MAX_AGE", 15*time.Minute), "how recent a two-factor sign-in must be for $everything, documents and Consent writes (FHIR_STEP_UP_MAX_AGE)")
+	var typeACR multiFlag
+	if v := env("FHIR_REQUIRE_ACR_FOR", ""); v != "" {
+		typeACR = strings.Split(v, ",")
+	}
+	fs.Var(&typeACR, "require-acr-for", "TYPE=ACR: user tokens whose scopes reach this resource type (a wildcard scope reaches every type) need that level, e.g. DocumentReference="+oauth.ACRPhishingResistant+"; repeatable (FHIR_REQUIRE_ACR_FOR, comma separated)")
 	fs.StringVar(&c.RequireACR, "require-acr", env("FHIR_REQUIRE_ACR", oauth.ACRTwoFactor), "level every user token needs: "+oauth.ACRTwoFactor+" or "+oauth.ACRPhishingResistant+"; a client's --require-acr may raise it (FHIR_REQUIRE_ACR)")
 	fs.IntVar(&c.MFADeferrals, "mfa-deferrals", int(envInt("FHIR_MFA_DEFERRALS", 0)), "times an account without a second factor may put off setting one up at sign-in; 0 means at once (FHIR_MFA_DEFERRALS)")
 	fs.IntVar(&c.TrustedDeviceDays, "trusted-device-days", int(envInt("FHIR_TRUSTED_DEVICE_DAYS", 30)), "days a device the user trusts skips the second factor of routine sign-ins (never step-up), 1 to 90 (FHIR_TRUSTED_DEVICE_DAYS)")
@@ -155,6 +163,9 @@ func parseConfig(name string, args []string) (Config, []string, error) {
 		return c, nil, fmt.Errorf("--timezone: %w", err)
 	}
 	c.AlertLocation = loc
+	if c.TypeACR, err = parseTypeACR(typeACR); err != nil {
+		return c, nil, err
+	}
 	if c.StepUpLabels, err = consent.ParseLabels(*labels); err != nil {
 		return c, nil, fmt.Errorf("--step-up-labels: %w", err)
 	}
@@ -230,6 +241,25 @@ func parseCIDRs(s string) ([]*net.IPNet, error) {
 			return nil, err
 		}
 		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseTypeACR reads --require-acr-for values, TYPE=ACR each.
+func parseTypeACR(values []string) (map[string]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, v := range values {
+		typ, acr, ok := strings.Cut(strings.TrimSpace(v), "=")
+		if !ok {
+			return nil, fmt.Errorf("--require-acr-for %q: give TYPE=ACR", v)
+		}
+		out[typ] = acr
+	}
+	if err := oauth.CheckTypeACR(out); err != nil {
+		return nil, fmt.Errorf("--%w", err)
 	}
 	return out, nil
 }

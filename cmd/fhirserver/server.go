@@ -127,7 +127,7 @@ func (m *Main) Open(ctx context.Context) error {
 		AccessReports:       accessReports{m},
 		AccessTokenLifespan: m.Config.AccessTokenLifetime, OfflineLifespan: m.Config.OfflineLifetime,
 		IdleTimeout: m.Config.SessionIdle, AbsoluteTimeout: m.Config.SessionMax,
-		StepUpMaxAge: m.Config.StepUpMaxAge, RequireACR: m.Config.RequireACR,
+		StepUpMaxAge: m.Config.StepUpMaxAge, RequireACR: m.Config.RequireACR, TypeACR: m.Config.TypeACR,
 		MFADeferrals:      m.Config.MFADeferrals,
 		TrustedDeviceLife: time.Duration(m.Config.TrustedDeviceDays) * 24 * time.Hour, Location: m.Config.AlertLocation,
 		Sender: sender,
