@@ -50,6 +50,9 @@ import (
 //	account-locked        DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed U
 //	account-unlocked      DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed U
 //	factor-removed        DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed D
+//	factor-reset          DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed D
+//	contact-changed       DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed U
+//	fallback-code-sent    DCM#110114 User Authentication DCM#110122 Login                         E
 //	enrollment-link-issued DCM#110113 Security Alert     DCM#110137 User Security Attributes Changed C
 //	mfa-deferred          DCM#110114 User Authentication DCM#110122 Login                         E
 //	device-trusted        DCM#110113 Security Alert      DCM#110137 User Security Attributes Changed C
@@ -126,6 +129,9 @@ const (
 	KindDeviceTrusted
 	KindDeviceRevoked
 	KindRiskAssessed
+	KindFactorReset
+	KindContactChanged
+	KindFallbackCodeSent
 	kindEnd
 )
 
@@ -247,6 +253,12 @@ var kinds = [kindEnd]kindDef{
 	KindAccountLocked:   {name: "account-locked", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionU},
 	KindAccountUnlocked: {name: "account-unlocked", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionU},
 	KindFactorRemoved:   {name: "factor-removed", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionD},
+	// Staff removed a user's lost factors after checking who they are
+	// (the Detail says who checked and how).
+	KindFactorReset:    {name: "factor-reset", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionD},
+	KindContactChanged: {name: "contact-changed", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionU},
+	// A sign-in code sent by text message or email (a fallback factor).
+	KindFallbackCodeSent: {name: "fallback-code-sent", typ: typeUserAuth, subtype: cs(subLogin), action: models.AuditEventActionE},
 	// Staff issued a one-time link to set up a second factor.
 	KindEnrollmentLinkIssued: {name: "enrollment-link-issued", typ: typeAlert, subtype: cs(subUserAttrs), action: models.AuditEventActionC},
 	// A user put off setting up a second factor.

@@ -58,13 +58,16 @@ const (
 	// EnrollmentLinkIssued: staff issued a one-time link to set up a
 	// second factor (Account is the staff user; Detail names the account).
 	EnrollmentLinkIssued = "enrollment-link-issued"
-	MFADeferred          = "mfa-deferred"     // a user put off setting up a second factor
-	DeviceTrusted        = "device-trusted"   // a user trusted this device for routine sign-ins
-	DeviceRevoked        = "device-revoked"   // a trusted device was revoked
-	RiskAssessed         = "risk-assessed"    // a sign-in's risk signals and the decision
-	AccountLocked        = "account-locked"   // sign-in refused after too many failures
-	AccountUnlocked      = "account-unlocked" // that lock ended by an administrator or a recovery
-	FactorRemoved        = "factor-removed"   // a passkey or authenticator removed
+	MFADeferred          = "mfa-deferred"       // a user put off setting up a second factor
+	DeviceTrusted        = "device-trusted"     // a user trusted this device for routine sign-ins
+	DeviceRevoked        = "device-revoked"     // a trusted device was revoked
+	RiskAssessed         = "risk-assessed"      // a sign-in's risk signals and the decision
+	AccountLocked        = "account-locked"     // sign-in refused after too many failures
+	AccountUnlocked      = "account-unlocked"   // that lock ended by an administrator or a recovery
+	FactorRemoved        = "factor-removed"     // a passkey or authenticator removed
+	FactorReset          = "factor-reset"       // staff removed a lost factor after checking who the user is
+	ContactChanged       = "contact-changed"    // a phone number or email for codes and notices changed
+	FallbackCodeSent     = "fallback-code-sent" // a sign-in code sent by text message or email
 )
 
 // fromRequest fills in what the HTTP request tells about an event.

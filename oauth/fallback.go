@@ -35,7 +35,8 @@ import (
 // (StrongAuthentication): step-up, labelled resources, a client that
 // needs a passkey and every change of sign-in factors still ask for the
 // authenticator app, a recovery code or a passkey. It is offered only at
-// a routine sign-in, never when a signed-in session is asked for more.
+// a routine sign-in with no risk signal, never when a signed-in session
+// is asked for more.
 const (
 	kindFallback      = "login.fallback"      // key: account id
 	kindFallbackSends = "login.fallbacksends" // key: account id
@@ -87,11 +88,20 @@ type fallbackChoice struct {
 	Label   string // "Text me a code at •••• 1234"
 }
 
+// fallbackAllowed tells whether a pending sign-in may use a code by
+// text or email: not without a Sender, when a signed-in session is asked
+// for more, when the sign-in is made to change factors (which such a
+// code cannot), nor after risk signals, which ask for the strongest
+// factor the account has.
+func (s *Server) fallbackAllowed(p pendingLogin) bool {
+	return s.cfg.Sender != nil && p.Login == "" && !p.risky() && !p.PasskeyAsked &&
+		!strings.HasPrefix(p.Next, passkeysPath) && !strings.HasPrefix(p.Next, enrollPath)
+}
+
 // fallbackChoices are the channels the code page may offer an account:
-// none without a Sender, when a signed-in session is asked for more, or
-// when the sign-in is made to change factors (which such a code cannot).
+// its phone and email, where the pending sign-in allows such a code.
 func (s *Server) fallbackChoices(acct *Account, p pendingLogin) []fallbackChoice {
-	if s.cfg.Sender == nil || p.Login != "" || strings.HasPrefix(p.Next, passkeysPath) || strings.HasPrefix(p.Next, enrollPath) {
+	if !s.fallbackAllowed(p) {
 		return nil
 	}
 	var out []fallbackChoice
@@ -242,14 +252,14 @@ func (s *Server) sendCodePost(c echo.Context) error {
 			Error: "A code by text message or email is not available here. Use your authenticator app or a recovery code."})
 	}
 	if err := s.countSend(ctx, acct.ID); errors.Is(err, ErrTooManySends) {
-		s.report(c, SecurityEvent{Kind: FactorUsed, Account: acct.ID, Role: acct.Role,
+		s.report(c, SecurityEvent{Kind: FallbackCodeSent, Account: acct.ID, Role: acct.Role,
 			Detail: "sign-in code not sent: hourly limit reached"})
 		return s.codePage(c, http.StatusTooManyRequests, acct, p, pageData{Title: "Enter your code: please wait",
 			Error: "Several codes were sent in the last hour. Use your authenticator app or a recovery code, or try again in an hour."})
 	} else if err != nil {
 		return err
 	}
-	ev := SecurityEvent{Kind: FactorUsed, Account: acct.ID, Role: acct.Role, Success: true,
+	ev := SecurityEvent{Kind: FallbackCodeSent, Account: acct.ID, Role: acct.Role, Success: true,
 		Detail: "sign-in code sent by " + dest.how() + " to " + dest.masked()}
 	if err := s.sendFallback(ctx, acct, dest); err != nil {
 		s.log.Error("oauth: sign-in code not sent", "channel", string(dest.Channel), "account", acct.ID, "err", err)

@@ -191,7 +191,7 @@ func (as Accounts) ChangeContact(ctx context.Context, username string, phone, em
 	if as.Revoke != nil {
 		err = as.Revoke(ctx, after.ID)
 	}
-	e := SecurityEvent{Kind: FactorEnrolled, Account: after.ID, Role: after.Role, Success: err == nil,
+	e := SecurityEvent{Kind: ContactChanged, Account: after.ID, Role: after.Role, Success: err == nil,
 		Detail: "contact details changed to " + MaskedContact(after) + "; sessions and tokens ended"}
 	if err != nil {
 		e.Detail = "contact details changed to " + MaskedContact(after) + "; ending the sessions and tokens failed"
@@ -202,7 +202,7 @@ func (as Accounts) ChangeContact(ctx context.Context, username string, phone, em
 	for _, d := range append(before.destinations(), after.destinations()...) {
 		if !seen[d] {
 			seen[d] = true
-			as.notifyAt(ctx, after, d, FactorEnrolled, NoticeContact)
+			as.notifyAt(ctx, after, d, ContactChanged, NoticeContact)
 		}
 	}
 	return err

@@ -95,7 +95,7 @@ func (as Accounts) Reset(ctx context.Context, username string, r Reset) (*Accoun
 	if r.By != nil {
 		by, issuedBy = "staff account "+r.By.ID, r.By.ID
 	}
-	e := SecurityEvent{Kind: FactorRemoved, Account: a.ID, Role: a.Role, Patient: fhirUserID(a.FHIRUser), Success: err == nil,
+	e := SecurityEvent{Kind: FactorReset, Account: a.ID, Role: a.Role, Patient: fhirUserID(a.FHIRUser), Success: err == nil,
 		Detail: "second factor reset by " + by + "; identity verified by staff account " + r.VerifiedBy.ID + " (" + r.Method +
 			"); authenticator app, recovery codes and passkeys removed; sessions, trusted devices and tokens ended; account unlocked"}
 	if err != nil {
@@ -117,7 +117,7 @@ func (as Accounts) Reset(ctx context.Context, username string, r Reset) (*Accoun
 		ev.Account, ev.Role, ev.Detail = r.By.ID, r.By.Role, "enrollment link issued for account "+a.ID+" after a staff reset; one use"
 	}
 	reportChange(ctx, as.Events, as.Logger, as.Now, ev)
-	as.notify(ctx, a, FactorRemoved, NoticeReset)
+	as.notify(ctx, a, FactorReset, NoticeReset)
 	return a, token, nil
 }
 
