@@ -313,7 +313,11 @@ func (s *Server) afterPassword(c echo.Context, acct *Account, next string, faile
 		return true, c.Redirect(http.StatusSeeOther, "/oauth/login?passkey=1&risk=1&next="+url.QueryEscape(next))
 	case askCodePage:
 		s.report(c, ev)
-		return true, s.askCode(c, acct, next, "")
+		p := pendingLogin{Account: acct.ID, Next: next, Signals: a.Signals, Trusted: dev != nil}
+		if err := s.putPending(c, p); err != nil {
+			return true, err
+		}
+		return true, s.codePage(c, http.StatusOK, acct, p, pageData{Title: "Enter your code"})
 	}
 	s.report(c, ev)
 	return false, nil

@@ -29,7 +29,16 @@ type pendingLogin struct {
 	// factor); "" after a password just typed. Too many wrong codes end
 	// it, so codes cannot be guessed through one session.
 	Login string `json:"login,omitempty"`
+	// Signals are the risk signals the password's sign-in raised
+	// (risk.go), and Trusted whether the browser's trusted device was
+	// refused for them. A sign-in with signals is asked for the
+	// strongest factor the account has: never a code by text or email.
+	Signals []string `json:"signals,omitempty"`
+	Trusted bool     `json:"trusted,omitempty"`
 }
+
+// risky tells whether the sign-in raised risk signals.
+func (p pendingLogin) risky() bool { return len(p.Signals) > 0 }
 
 // maxCodeFails wrong codes end a pending sign-in: the password must be
 // given again (and counts toward its own throttling), so a code cannot
@@ -39,8 +48,18 @@ const maxCodeFails = 5
 // askCode shows the authenticator-code page after a right password, or
 // in a signed-in session (login, its key) that needs a second factor.
 func (s *Server) askCode(c echo.Context, acct *Account, next, login string) error {
+	p := pendingLogin{Account: acct.ID, Next: next, Login: login}
+	if err := s.putPending(c, p); err != nil {
+		return err
+	}
+	return s.codePage(c, http.StatusOK, acct, p, pageData{Title: "Enter your code"})
+}
+
+// putPending keeps a new pending sign-in and gives the browser its
+// cookie.
+func (s *Server) putPending(c echo.Context, p pendingLogin) error {
 	value := randomToken(32)
-	data, err := json.Marshal(pendingLogin{Account: acct.ID, Next: next, Login: login})
+	data, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
@@ -49,7 +68,7 @@ func (s *Server) askCode(c echo.Context, acct *Account, next, login string) erro
 		return err
 	}
 	setCookie(c, pendingCookie, value, int(pendingLife/time.Second))
-	return s.codePage(c, http.StatusOK, acct, pendingLogin{Next: next, Login: login}, pageData{Title: "Enter your code"})
+	return nil
 }
 
 // codePage shows the code page, with the fallback codes the pending
@@ -104,7 +123,7 @@ func (s *Server) codePost(c echo.Context) error {
 	}
 	ev := SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role}
 	// A fallback code is accepted only where the page offers one.
-	use, err := s.checkCode(c, acct, c.FormValue("code"), p.Login == "")
+	use, err := s.checkCode(c, acct, c.FormValue("code"), s.fallbackAllowed(p))
 	left := use.left // recovery codes left, when one was used (-1 otherwise)
 	if errors.Is(err, ErrThrottled) {
 		s.report(c, SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role, Detail: failThrottled})

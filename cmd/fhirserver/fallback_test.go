@@ -126,6 +126,21 @@ func (ms *messageServer) authURL() (string, *oauth2.Config, string) {
 	return conf.AuthCodeURL("state-12345678", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", ms.base+"/fhir")), conf, verifier
 }
 
+// knownBrowser is a browser where user has signed in before with the
+// authenticator app (and then out), so that its next sign-in raises no
+// risk signal: a sign-in from a new browser asks for the strongest
+// factor and is offered no code by text or email.
+func (ms *messageServer) knownBrowser(t *testing.T, user string) *http.Client {
+	t.Helper()
+	b := browser(t)
+	authURL, _, _ := ms.authURL()
+	if _, body := signIn(t, b, authURL, user, "correct horse battery"); !strings.Contains(body, "Allow Test app") {
+		t.Fatalf("first sign-in of %s:\n%s", user, body)
+	}
+	ms.signOut(t, b)
+	return b
+}
+
 func postPage(t *testing.T, b *http.Client, u string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	resp, err := b.PostForm(u, form)
@@ -142,7 +157,7 @@ func postPage(t *testing.T, b *http.Client, u string, form url.Values) (*http.Re
 func TestFallbackCodeByText(t *testing.T) {
 	ms := startMessages(t)
 	authURL, conf, verifier := ms.authURL()
-	b := browser(t)
+	b := ms.knownBrowser(t, "ann")
 	_, body := signInPassword(t, b, authURL, "ann", "correct horse battery")
 	for _, want := range []string{"Send me a code by text message instead, to •••• 0123", "Send me a code by email instead, to a•••@example.org"} {
 		if !strings.Contains(body, want) {
@@ -201,7 +216,7 @@ func TestFallbackCodeByText(t *testing.T) {
 	}
 
 	// The code works once: a new sign-in cannot reuse it.
-	b2 := browser(t)
+	b2 := ms.knownBrowser(t, "ann")
 	_, body = signInPassword(t, b2, authURL, "ann", "correct horse battery")
 	if resp, _ := postPage(t, b2, ms.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {code}}); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the same code again: %d", resp.StatusCode)
@@ -266,7 +281,7 @@ func idClaims(t *testing.T, tok *oauth2.Token) map[string]any {
 func TestFallbackCodeLimits(t *testing.T) {
 	ms := startMessages(t)
 	authURL, _, _ := ms.authURL()
-	b := browser(t)
+	b := ms.knownBrowser(t, "ann")
 	_, body := signInPassword(t, b, authURL, "ann", "correct horse battery")
 	for i := range 3 {
 		resp, page := postPage(t, b, ms.base+"/oauth/login/send-code", url.Values{"csrf": {pageCSRF(t, body)}, "channel": {"email"}})
@@ -291,7 +306,7 @@ func TestFallbackCodeLimits(t *testing.T) {
 
 	// No phone or email: no choice, and a forged request sends nothing.
 	addUser(t, ms.Main, "ben", "patient", "Patient/pat-a", "correct horse battery")
-	b2 := browser(t)
+	b2 := ms.knownBrowser(t, "ben")
 	_, body = signInPassword(t, b2, authURL, "ben", "correct horse battery")
 	if strings.Contains(body, "Send me a code") {
 		t.Error("an account without a phone or email is offered a code")
@@ -314,5 +329,60 @@ func TestFallbackCodeLimits(t *testing.T) {
 		oauth2.SetAuthURLParam("aud", s.base+"/fhir")), "ann", "correct horse battery")
 	if strings.Contains(body, "Send me a code") {
 		t.Error("a server without a message file offers a code")
+	}
+}
+
+// TestRiskySignInOffersNoFallback: a sign-in that raises a risk signal
+// (here a browser never seen for the account) is asked for the strongest
+// factor the account has: the code page offers no code by text or email,
+// a forged request sends none, and a code sent to a routine sign-in of
+// the same account does not complete the risky one.
+func TestRiskySignInOffersNoFallback(t *testing.T) {
+	ms := startMessages(t)
+	authURL, _, _ := ms.authURL()
+	known := ms.knownBrowser(t, "ann")
+
+	risky := browser(t)
+	resp, body := signInPassword(t, risky, authURL, "ann", "correct horse battery")
+	if !isCodePage(body) {
+		t.Fatalf("a new browser: not the code page: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, "Send me a code") || strings.Contains(body, "/oauth/login/send-code") {
+		t.Error("a sign-in with risk signals offers a code by text or email")
+	}
+	if d := lastDecision(t, ms.smartServer); !strings.Contains(d, "new-device") || !strings.HasSuffix(d, "authenticator or recovery code asked") {
+		t.Errorf("decision %q", d)
+	}
+	for _, ch := range []string{"sms", "email"} {
+		resp, page := postPage(t, risky, ms.base+"/oauth/login/send-code", url.Values{"csrf": {pageCSRF(t, body)}, "channel": {ch}})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "not available here") {
+			t.Errorf("forged send by %s for a risky sign-in: %d", ch, resp.StatusCode)
+		}
+	}
+	if n := len(ms.sent(t)); n != 0 {
+		t.Fatalf("%d messages sent for a risky sign-in", n)
+	}
+
+	// The routine sign-in from the known browser is offered a code and
+	// gets one; typed into the risky sign-in, it is refused.
+	_, page := signInPassword(t, known, authURL, "ann", "correct horse battery")
+	if !strings.Contains(page, "Send me a code by text message instead") {
+		t.Fatalf("the known browser is not offered a code:\n%s", page)
+	}
+	if resp, _ := postPage(t, known, ms.base+"/oauth/login/send-code", url.Values{"csrf": {pageCSRF(t, page)}, "channel": {"sms"}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("send for the known browser: %d", resp.StatusCode)
+	}
+	code := ms.lastCode(t, oauth.ChannelSMS, "+15555550123")
+	resp, body = postPage(t, risky, ms.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, body)}, "code": {code}})
+	if resp.StatusCode != http.StatusUnauthorized || !isCodePage(body) {
+		t.Fatalf("a code by text message completed a risky sign-in: %d\n%s", resp.StatusCode, body)
+	}
+	// It was not spent there: the sign-in it was sent for still takes it.
+	if resp, page := postPage(t, known, ms.base+"/oauth/login/code", url.Values{"csrf": {pageCSRF(t, page)}, "code": {code}}); resp.StatusCode != http.StatusOK || !strings.Contains(page, "Allow Test app") {
+		t.Fatalf("the code in its own sign-in: %d\n%s", resp.StatusCode, page)
+	}
+	// The risky sign-in still completes with the authenticator app.
+	if _, page := answerCode(t, risky, resp, body, "ann"); !strings.Contains(page, "Allow Test app") {
+		t.Fatalf("the authenticator code after risk signals:\n%s", page)
 	}
 }
