@@ -39,6 +39,9 @@ type engine struct {
 	open   func(t testing.TB) backend
 	erase  func(t testing.TB, ids ...string)
 	modify func(t testing.TB, id string, js []byte)
+	// exec runs one SQL statement that changes one row (the embedded
+	// engine only).
+	exec func(t testing.TB, query string, args ...any)
 }
 
 // engines returns the embedded engine and MongoDB (FerretDB in process).
@@ -67,6 +70,7 @@ func engines() []*engine {
 			t.Fatalf("%s %v: %d rows changed", query, args, n)
 		}
 	}
+	sqlite.exec = sqliteExec
 	sqlite.erase = func(t testing.TB, ids ...string) {
 		for _, id := range ids {
 			sqliteExec(t, `DELETE FROM ledger WHERE type = 'AuditEvent' AND id = ?`, id)

@@ -62,6 +62,16 @@ type PurgeResult struct {
 // and stores, per chain, a purge statement through the highest seq the
 // page deletes, then deletes the page. Several processes may purge at
 // once: each statement only ever moves forward.
+//
+// It deletes an event only when the event proves itself old: its content
+// matches its hash, its own recorded time (not the store's date index,
+// which whoever can write to the database could change) is before the
+// cutoff, and a checkpoint signed before the cutoff already covers its
+// seq. So a chain is purged through its last checkpoint older than the
+// cutoff, and Verify holds each statement to that bound: a purge cannot
+// be made to reach events still inside the period. Events it leaves
+// (changed ones, or those after that checkpoint) stay for Verify to
+// judge, or for a later purge.
 func Purge(ctx context.Context, cfg PurgeConfig) (PurgeResult, error) {
 	if cfg.Retention < MinRetention {
 		return PurgeResult{}, fmt.Errorf("audit: purge: a retention period of %s is shorter than the %d years required",
@@ -75,6 +85,10 @@ func Purge(ctx context.Context, cfg PurgeConfig) (PurgeResult, error) {
 		now = cfg.Now
 	}
 	res := PurgeResult{Before: now().Add(-cfg.Retention).UTC().Truncate(time.Millisecond)}
+	bounds, err := checkpointBounds(ctx, cfg.Records, cfg.Key.Public().(ed25519.PublicKey), res.Before)
+	if err != nil {
+		return res, err
+	}
 	ms := float64(res.Before.UnixMilli())
 	q := fhir.Query{Type: "AuditEvent", Limit: purgePage, Clauses: []fhir.Clause{{Param: "date", Type: fhir.TypeDate,
 		Values: []fhir.Value{{Prefix: "lt", Low: ms, High: ms + 1}}}}}
@@ -89,16 +103,20 @@ func Purge(ctx context.Context, cfg PurgeConfig) (PurgeResult, error) {
 			return res, nil
 		}
 		through := map[string]chainLink{}
-		ids := make([]string, 0, len(page))
+		var ids []string
 		for _, r := range page {
-			ids = append(ids, r.ID)
-			_, l, err := canonical(r.JSON)
-			if err != nil {
-				continue // no chain to account for it in
+			l, ok := provenOld(r.JSON, res.Before, bounds)
+			if !ok {
+				q.Offset++ // kept: the next page starts after it
+				continue
 			}
+			ids = append(ids, r.ID)
 			if cur, ok := through[l.Chain]; !ok || l.Seq > cur.Seq {
 				through[l.Chain] = l
 			}
+		}
+		if len(ids) == 0 {
+			continue
 		}
 		for _, l := range through {
 			if err := storePurge(ctx, cfg.Records, cfg.Key, l, res.Before, now()); err != nil {
@@ -116,6 +134,60 @@ func Purge(ctx context.Context, cfg PurgeConfig) (PurgeResult, error) {
 			return res, nil
 		}
 	}
+}
+
+// provenOld reads a stored event's link when the event may be purged
+// (see Purge): intact, recorded before the cutoff, and at or before its
+// chain's bound.
+func provenOld(stored []byte, before time.Time, bounds map[string]int64) (chainLink, bool) {
+	canon, l, err := canonical(stored)
+	if err != nil || hashOf(canon) != l.Hash {
+		return l, false
+	}
+	var ev struct {
+		Recorded string `json:"recorded"`
+	}
+	if json.Unmarshal(stored, &ev) != nil {
+		return l, false
+	}
+	at, err := time.Parse(time.RFC3339Nano, ev.Recorded)
+	if err != nil || !at.Before(before) {
+		return l, false
+	}
+	bound, ok := bounds[l.Chain]
+	return l, ok && l.Seq <= bound
+}
+
+// checkpointBounds maps each chain to the seq of its last checkpoint
+// signed before cutoff (see boundsBefore).
+func checkpointBounds(ctx context.Context, rec fhir.Records, pub ed25519.PublicKey, cutoff time.Time) (map[string]int64, error) {
+	good, _, err := readCheckpoints(ctx, rec, nil)
+	if err != nil {
+		return nil, fmt.Errorf("audit: purge: %w", err)
+	}
+	return boundsBefore(good, pub, cutoff), nil
+}
+
+// boundsBefore maps each chain to the highest seq of its checkpoints
+// that pub signed, that are not purge statements, and that were signed
+// before cutoff: every event through that seq was recorded before the
+// checkpoint was.
+func boundsBefore(cps []Checkpoint, pub ed25519.PublicKey, cutoff time.Time) map[string]int64 {
+	out := map[string]int64{}
+	for _, cp := range cps {
+		st := cp.Statement
+		if st.Purged != "" || !cp.valid(pub) {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, st.Time)
+		if err != nil || !at.Before(cutoff) {
+			continue
+		}
+		if cur, ok := out[st.Chain]; !ok || st.Seq > cur {
+			out[st.Chain] = st.Seq
+		}
+	}
+	return out
 }
 
 // purgeKey is the record key of a chain's purge statement: one per chain,

@@ -3,6 +3,9 @@ package audit_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -38,27 +41,48 @@ func sortedIDs(s backend, t *testing.T) []string {
 	return ids
 }
 
+// recordInTime records n numbered events as recordNumbered does, on a
+// Recorder whose clock runs half a second behind each event's recorded
+// time (testEvent(i) is recorded at testBase + i s), with a checkpoint
+// every four events: the checkpoint after event i is signed at
+// testBase + i.5 s.
+func recordInTime(t *testing.T, s backend, key ed25519.PrivateKey, prefix string, n int) {
+	t.Helper()
+	var at time.Time
+	rec := newRecorder(t, s, key, audit.Config{CheckpointEvents: 4, Now: func() time.Time { return at }})
+	for i := 1; i <= n; i++ {
+		at = testBase.Add(time.Duration(i)*time.Second + 500*time.Millisecond)
+		ev := testEvent(i)
+		id := fmt.Sprintf("%s%02d", prefix, i)
+		ev.Resource.Id = &id
+		if err := rec.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPurgeDeletesOnlyPastRetentionAndKeepsChainsVerifiable(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *engine) {
 		s := e.open(t)
 		key := newKey(t)
-		for _, prefix := range []string{"a", "b"} {
-			rec := newRecorder(t, s, key, audit.Config{CheckpointEvents: 4})
-			recordNumbered(t, rec, prefix, 12)
-			if err := rec.Close(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		recordInTime(t, s, key, "a", 12)
+		recordInTime(t, s, key, "b", 12)
 
+		// Events 1 to 10 were recorded before the cutoff, but only 1 to 8
+		// are covered by a checkpoint signed before it (the one at seq 8,
+		// signed at 8.5 s): 9 and 10 wait for a later purge.
 		res := purgeAt(t, s, key, 10500*time.Millisecond)
-		if res.Deleted != 20 || res.Chains != 2 || !res.Before.Equal(testBase.Add(10500*time.Millisecond)) {
-			t.Fatalf("purge: %+v, want 20 events of 2 chains before %s", res, testBase.Add(10500*time.Millisecond))
+		if res.Deleted != 16 || res.Chains != 2 || !res.Before.Equal(testBase.Add(10500*time.Millisecond)) {
+			t.Fatalf("purge: %+v, want 16 events of 2 chains before %s", res, testBase.Add(10500*time.Millisecond))
 		}
-		if got, want := sortedIDs(s, t), []string{"a11", "a12", "b11", "b12"}; !slices.Equal(got, want) {
+		if got, want := sortedIDs(s, t), []string{"a09", "a10", "a11", "a12", "b09", "b10", "b11", "b12"}; !slices.Equal(got, want) {
 			t.Fatalf("left %v, want %v", got, want)
 		}
 		r := verifyOK(t, s, key)
-		if r.Events != 4 || r.Chains != 2 {
+		if r.Events != 8 || r.Chains != 2 {
 			t.Errorf("after the purge: %s", r)
 		}
 
@@ -77,10 +101,10 @@ func TestPurgeDeletesOnlyPastRetentionAndKeepsChainsVerifiable(t *testing.T) {
 
 		// A deletion after the purge is still found, right after the
 		// purged seqs.
-		e.erase(t, "a11")
+		e.erase(t, "a09")
 		r = verify(t, s, key.Public().(ed25519.PublicKey))
-		if r.OK() || len(r.Problems) != 1 || r.Problems[0].Kind != audit.Missing || r.Problems[0].Seq != 11 {
-			t.Errorf("a11 erased after the purge: %s", r)
+		if r.OK() || len(r.Problems) != 1 || r.Problems[0].Kind != audit.Missing || r.Problems[0].Seq != 9 {
+			t.Errorf("a09 erased after the purge: %s", r)
 		}
 	})
 }
@@ -89,12 +113,8 @@ func TestPurgeDeletesOnlyPastRetentionAndKeepsChainsVerifiable(t *testing.T) {
 func TestPurgeWithoutItsStatementIsMissingEvents(t *testing.T) {
 	s := engines()[0].open(t)
 	key := newKey(t)
-	rec := newRecorder(t, s, key, audit.Config{})
-	recordNumbered(t, rec, "a", 6)
-	if err := rec.Close(); err != nil {
-		t.Fatal(err)
-	}
-	purgeAt(t, s, key, 3500*time.Millisecond)
+	recordInTime(t, s, key, "a", 6)
+	purgeAt(t, s, key, 5*time.Second) // the checkpoint at seq 4, signed at 4.5 s
 	verifyOK(t, s, key)
 
 	statements, err := s.FindRecords(context.Background(), audit.CheckpointKind, "", "")
@@ -115,19 +135,56 @@ func TestPurgeWithoutItsStatementIsMissingEvents(t *testing.T) {
 	}
 	r := verify(t, s, key.Public().(ed25519.PublicKey))
 	if len(r.Problems) != 1 || r.Problems[0].Kind != audit.Missing || r.Problems[0].Seq != 1 ||
-		!strings.Contains(r.Problems[0].Detail, "seq 1 to 3") {
+		!strings.Contains(r.Problems[0].Detail, "seq 1 to 4") {
 		t.Errorf("the statement removed: %s", r)
 	}
+}
 
-	// A statement signed by another key is not relied on either.
-	purgeAt(t, s, newKey(t), 3500*time.Millisecond) // nothing left to purge: no statement
-	rec = newRecorder(t, s, key, audit.Config{})
-	recordNumbered(t, rec, "c", 2)
-	rec.Close()
-	before := len(verify(t, s, key.Public().(ed25519.PublicKey)).Problems)
-	purgeAt(t, s, newKey(t), 1500*time.Millisecond) // c01 purged, signed by a stranger
+// Someone who can write to the database but has not the key cannot use
+// the purge to hide events still inside the retention period: neither by
+// backdating an event in the store's date index, nor by a statement that
+// reaches beyond the last checkpoint before its cutoff.
+func TestPurgeCannotBeMadeToReachInsideRetention(t *testing.T) {
+	e := engines()[0]
+	s := e.open(t)
+	key := newKey(t)
+	recordInTime(t, s, key, "a", 10)
+	events := auditEvents(t, s)
+
+	// The newest event backdated in the index: the purge reads its own
+	// recorded time and keeps it; what it signs stops at seq 4.
+	e.exec(t, `UPDATE ledger SET low = 0, high = 1 WHERE id = ?`, "a10")
+	res := purgeAt(t, s, key, 5*time.Second)
+	if res.Deleted != 4 {
+		t.Fatalf("purge deleted %d, want a01 to a04", res.Deleted)
+	}
+	if _, ok := auditEvents(t, s)["a10"]; !ok {
+		t.Fatal("the backdated event was purged")
+	}
+	// Deleting 5 to 9 now is found.
+	e.erase(t, "a05", "a06", "a07", "a08", "a09")
+	r := verify(t, s, key.Public().(ed25519.PublicKey))
+	if r.OK() || r.Problems[0].Kind != audit.Missing || r.Problems[0].Seq != 5 {
+		t.Errorf("a05 to a09 erased after the purge: %s", r)
+	}
+
+	// A statement that claims more than the checkpoints allow (signed by
+	// the key: a purge from a build that trusted the index) is held to
+	// the last checkpoint before its cutoff.
+	chain, _, _, hash9 := chainOf(t, events["a09"].JSON)
+	st := audit.Statement{Chain: chain, Hash: hash9, Seq: 9, Purged: testBase.Add(5 * time.Second).Format(fhir.InstantFormat),
+		Time: testBase.Add(audit.MinRetention).Format(fhir.InstantFormat)}
+	signed, _ := json.Marshal(audit.Checkpoint{Statement: st, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(key, st.Bytes()))})
+	old, err := s.GetRecord(context.Background(), audit.CheckpointKind, chain+"/purged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Data = signed
+	if err := s.PutRecord(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
 	r = verify(t, s, key.Public().(ed25519.PublicKey))
-	if len(r.Problems) != before+2 || !strings.Contains(r.String(), "does not verify") {
-		t.Errorf("a purge signed by another key: %s", r)
+	if r.OK() || r.Problems[0].Kind != audit.Missing || r.Problems[0].Seq != 5 {
+		t.Errorf("an over-reaching statement: %s", r)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/oncofhir/oncofhir/fhir"
 )
@@ -190,6 +191,7 @@ func (v *verifier) loadCheckpoints(ctx context.Context, rec fhir.Records, export
 		v.add(Problem{Kind: BadSignature, Detail: where + " is not a readable checkpoint"})
 	}
 	counted := map[string]bool{}
+	var purges []Statement
 	for _, cp := range good {
 		st := cp.Statement
 		if !cp.valid(pub) {
@@ -207,12 +209,28 @@ func (v *verifier) loadCheckpoints(ctx context.Context, rec fhir.Records, export
 			c.closedAt = st.Seq
 		}
 		if st.Purged != "" {
-			c.purged = max(c.purged, st.Seq)
+			purges = append(purges, st)
 		}
 		if k := string(st.Bytes()); !counted[k] {
 			counted[k] = true
 			v.checkpoints++
 		}
+	}
+	// A purge statement counts only as far as the chain's last checkpoint
+	// signed before its cutoff: the events after that one may have been
+	// recorded inside the retention period, and their absence is reported.
+	for _, st := range purges {
+		cutoff, err := time.Parse(time.RFC3339Nano, st.Purged)
+		if err != nil {
+			v.add(Problem{Kind: BadSignature, Chain: st.Chain, Seq: st.Seq, Detail: "a purge statement with an unreadable cutoff"})
+			continue
+		}
+		bound, ok := boundsBefore(good, pub, cutoff)[st.Chain]
+		if !ok {
+			continue
+		}
+		c := v.chain(st.Chain)
+		c.purged = max(c.purged, min(st.Seq, bound))
 	}
 	return nil
 }
