@@ -207,19 +207,23 @@ func TestAuditPurgeCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := audit.NewRecorder(context.Background(), audit.Config{Store: st, Records: st, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Each event recorded by a recorder whose clock is the event's time
+	// (a server running then), which checkpoints its chain then too.
 	now := time.Now()
 	for i, at := range []time.Time{now.AddDate(-9, 0, 0), now.AddDate(-7, 0, 0), now.AddDate(-6, 0, -2), now.AddDate(-5, -11, 0), now} {
+		clock := at.Add(time.Second)
+		rec, err := audit.NewRecorder(context.Background(), audit.Config{Store: st, Records: st, Key: key,
+			Now: func() time.Time { return clock }})
+		if err != nil {
+			t.Fatal(err)
+		}
 		ev := audit.SecurityEvent(audit.KindSignIn, audit.SecurityInfo{Account: fmt.Sprintf("u%d", i), Success: true, Time: at, Detail: "password"})
 		if err := rec.Record(context.Background(), ev); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := rec.Close(); err != nil {
-		t.Fatal(err)
+		if err := rec.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	st.Close()
 
