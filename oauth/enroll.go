@@ -167,7 +167,11 @@ func (s *Server) enrollPage(c echo.Context) error {
 		if login == nil {
 			return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+url.QueryEscape(enrollPath))
 		}
-		if a.HasSecondFactor() {
+		// Only an account with no factor at all sets up its first here:
+		// one with a passkey is not sent here, nor let in.
+		if has, err := s.hasFactor(ctx, a); err != nil {
+			return err
+		} else if has {
 			return c.Redirect(http.StatusSeeOther, e.Next)
 		}
 		if ok, err := s.mayChangeFactors(ctx, login, a); err != nil {
@@ -260,6 +264,14 @@ func (s *Server) enrollPost(c echo.Context) error {
 			return err
 		} else if !ok {
 			return s.refuseFactorChange(c, acct, enrollPath)
+		}
+		if has, err := s.hasFactor(ctx, acct); err != nil {
+			return err
+		} else if has {
+			_ = s.cfg.Records.DeleteRecord(ctx, kindEnrollPending, key)
+			setCookie(c, enrollCookie, "", -1)
+			return s.page(c, http.StatusConflict, "error", pageData{Title: "Your account already has a second way to sign in",
+				Message: "Add or change one on your account pages, after signing in with it."})
 		}
 	} else if _, err := s.takeLink(ctx, e.Link, false); err != nil || acct.Disabled {
 		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This set-up link does not work",
@@ -378,6 +390,19 @@ func (as Accounts) SetTOTP(ctx context.Context, username, secret string, step in
 		a.TOTPSecret, a.TOTPLastStep = secret, step
 	})
 	return err
+}
+
+// hasFactor tells whether an account has any second factor: an
+// authenticator app, recovery codes or a passkey.
+func (s *Server) hasFactor(ctx context.Context, acct *Account) (bool, error) {
+	return hasAnyFactor(ctx, s.cfg.Records, acct)
+}
+
+func hasAnyFactor(ctx context.Context, rec fhir.Records, acct *Account) (bool, error) {
+	if acct.HasSecondFactor() {
+		return true, nil
+	}
+	return passkeys{rec: rec}.has(ctx, acct.ID)
 }
 
 // enrollGate sends a signed-in account without a second factor to

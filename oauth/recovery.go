@@ -104,12 +104,9 @@ func (as Accounts) UseRecoveryCode(ctx context.Context, accountID, code string) 
 // factors. An account with none yet sets up its first with its password
 // session, unless a staff reset asked for its link (EnrollByLink).
 func (s *Server) mayChangeFactors(ctx context.Context, login *Login, acct *Account) (bool, error) {
-	has := acct.HasSecondFactor()
-	if !has {
-		var err error
-		if has, err = s.passkeys.has(ctx, acct.ID); err != nil {
-			return false, err
-		}
+	has, err := s.hasFactor(ctx, acct)
+	if err != nil {
+		return false, err
 	}
 	if !has {
 		return !acct.EnrollByLink, nil
