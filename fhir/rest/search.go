@@ -90,6 +90,9 @@ func (h *handler) runSearch(c echo.Context, g *gate, typ string, values url.Valu
 	if err != nil {
 		return err
 	}
+	if offset < 0 { // the first page
+		values = asOf(typ, values, h.Now())
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), h.SearchTimeout)
 	defer cancel()
 	p, err := search.Parse(typ, values, h.Params, search.Options{Strict: preferStrict(c.Request()), BaseURL: h.BaseURL, Now: h.Now()})
