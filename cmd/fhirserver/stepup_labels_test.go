@@ -85,7 +85,7 @@ func TestStepUpForLabelledRecords(t *testing.T) {
 		}
 		ids = append(ids, str(r["id"]))
 	}
-	if status != 200 || !slices.Equal(ids, []string{"obs-a"}) || !strings.Contains(warning, "1 resource(s)") {
+	if status != 200 || !slices.Equal(ids, []string{"obs-a"}) || !strings.Contains(warning, "restricted security label") {
 		t.Errorf("a stale token's search: %d %v %q", status, ids, warning)
 	}
 	if status, _, _ := fhirGet(t, s.base, "/Observation/obs-r", systemToken(t, s.Main)); status != 200 {

@@ -22,10 +22,11 @@ import (
 const maxCompartment = 20000
 
 // compartmentKeys finds the resources of typ in the Patient compartment of
-// id: those whose compartment parameters refer to the patient.
-func (h *handler) compartmentKeys(ctx context.Context, typ, id string, since time.Time) ([]*fhir.Resource, error) {
+// id: those whose compartment parameters refer to the patient, and match
+// the clauses of extra.
+func (h *handler) compartmentKeys(ctx context.Context, typ, id string, since time.Time, extra []fhir.Clause) ([]*fhir.Resource, error) {
 	ref := []fhir.Value{{System: "Patient", Code: "Patient/" + id}}
-	var extra []fhir.Clause
+	extra = slices.Clip(extra)
 	if !since.IsZero() {
 		ms := float64(since.UnixMilli())
 		extra = append(extra, fhir.Clause{Param: "_lastUpdated", Type: fhir.TypeDate,
@@ -127,7 +128,11 @@ func (h *handler) everything(c echo.Context) error {
 		if t == "Patient" {
 			continue
 		}
-		found, err := h.compartmentKeys(ctx, t, id, since)
+		hide, err := g.hidden(consent.Read, t)
+		var found []*fhir.Resource
+		if err == nil {
+			found, err = h.compartmentKeys(ctx, t, id, since, hide)
+		}
 		if err == nil {
 			found, err = g.keep(consent.Read, t, id, found)
 		}
@@ -139,7 +144,7 @@ func (h *handler) everything(c echo.Context) error {
 			return &fhir.Error{Code: fhir.CodeTooCostly, Status: http.StatusBadRequest, Diagnostics: "the record is too large to return at once; use _type or _since"}
 		}
 	}
-	referred, err := h.referred(ctx, all, types, values.Get("_type") != "", since)
+	referred, err := h.referred(ctx, g, all, types, values.Get("_type") != "", since)
 	if err == nil {
 		referred, err = g.keep(consent.Read, "", "", referred)
 	}
@@ -184,7 +189,7 @@ func (h *handler) everything(c echo.Context) error {
 // no patient compartment (the Practitioner, Organization, Medication,
 // Location... of its resources), as $everything should also return them;
 // with _type, only those of the listed types. Bounded by maxInner.
-func (h *handler) referred(ctx context.Context, record []*fhir.Resource, types []string, typed bool, since time.Time) ([]*fhir.Resource, error) {
+func (h *handler) referred(ctx context.Context, g *gate, record []*fhir.Resource, types []string, typed bool, since time.Time) ([]*fhir.Resource, error) {
 	seen := make(map[string]bool, len(record))
 	for _, r := range record {
 		seen[r.Key()] = true
@@ -213,7 +218,12 @@ func (h *handler) referred(ctx context.Context, record []*fhir.Resource, types [
 	slices.Sort(kinds)
 	var out []*fhir.Resource
 	for _, t := range kinds {
-		found, err := h.Store.Search(ctx, fhir.Query{Type: t, IDs: byType[t], Limit: maxInner + 1})
+		q := fhir.Query{Type: t, IDs: byType[t], Limit: maxInner + 1}
+		err := g.hide(consent.Read, &q)
+		var found []*fhir.Resource
+		if err == nil {
+			found, err = h.Store.Search(ctx, q)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -277,7 +287,7 @@ func (h *handler) compartmentSearch(c echo.Context) error {
 			return err
 		}
 	}
-	found, err := h.compartmentKeys(ctx, typ, id, time.Time{})
+	found, err := h.compartmentKeys(ctx, typ, id, time.Time{}, nil)
 	if err != nil {
 		return overTime(ctx, err)
 	}

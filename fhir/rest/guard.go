@@ -52,9 +52,10 @@ type gate struct {
 	ctx   context.Context
 	who   *fhir.Principal
 	cache []decided
-	// withheld counts the labelled resources a result left out because
-	// the principal's sign-in is not strong or recent enough for them;
-	// stepUp is what they need.
+	// withheld counts the labelled resources a result left out one by
+	// one because the principal's sign-in is not strong or recent enough
+	// for them; stepUp is what they need, set too when a query left such
+	// resources out (hidden).
 	withheld int
 	stepUp   *consent.StepUp
 }
@@ -203,16 +204,54 @@ func (g *gate) held() int {
 	return g.withheld
 }
 
+// hidden is the criterion that leaves out of a store query of typ (for
+// op) the resources carrying a label the principal's sign-in is too weak
+// or too old for: none when op's decision asks for no step-up, when op is
+// not permitted on typ (what is found is then refused one by one), or for
+// a ledger type, which has no such index. A search adds it to every query
+// it runs, so that withheld resources neither match, nor count, nor make
+// a chain or _has match; the result then carries stepUpOutcome's warning.
+func (g *gate) hidden(op consent.Interaction, typ string) ([]fhir.Clause, error) {
+	if g == nil || g.h.Guard == nil || fhir.IsLedger(typ) {
+		return nil, nil
+	}
+	d, err := g.allow(op, typ)
+	if isCode(err, fhir.CodeForbidden) {
+		return nil, nil
+	}
+	if err != nil || d.StepUp == nil || len(d.StepUp.Labels) == 0 {
+		return nil, err
+	}
+	g.stepUp = d.StepUp
+	c := fhir.Clause{Param: "_security", Type: fhir.TypeToken, Modifier: "not"}
+	for _, l := range d.StepUp.Labels {
+		c.Values = append(c.Values, fhir.Value{System: l.System, Code: l.Code})
+	}
+	return []fhir.Clause{c}, nil
+}
+
+// hide adds hidden's criterion to q.
+func (g *gate) hide(op consent.Interaction, q *fhir.Query) error {
+	extra, err := g.hidden(op, q.Type)
+	if err == nil && extra != nil {
+		q.Clauses = append(slices.Clip(q.Clauses), extra...)
+	}
+	return err
+}
+
 // stepUpOutcome is the warning a Bundle carries when labelled resources
-// were left out of it (nil when none was): how many, and the RFC 9470
-// parameters to sign in again with.
+// may have been left out of it (nil when none could be): that there may
+// be such resources, never how many, and the RFC 9470 parameters to sign
+// in again with. A search whose queries left them out (hidden) carries
+// it whatever it found, since a warning only when one was there would
+// tell as much as the number.
 func (g *gate) stepUpOutcome() *models.BundleEntry {
-	if g == nil || g.withheld == 0 || g.stepUp == nil {
+	if g == nil || g.stepUp == nil {
 		return nil
 	}
 	s := g.stepUp
-	diag := fmt.Sprintf("%d resource(s) with a restricted security label were left out: %s to see them "+
-		"(sign in again with acr_values=%s and max_age=%d).", g.withheld, strings.ToLower(s.Reason[:1])+s.Reason[1:], s.ACR, int(s.MaxAge/time.Second))
+	diag := fmt.Sprintf("Resources with a restricted security label, if there are any, are left out: %s to see them "+
+		"(sign in again with acr_values=%s and max_age=%d).", strings.ToLower(s.Reason[:1])+s.Reason[1:], s.ACR, int(s.MaxAge/time.Second))
 	oo, _ := json.Marshal(models.OperationOutcome{Issue: []models.OperationOutcomeIssue{{
 		Severity: models.IssueSeverityWarning, Code: models.IssueTypeSuppressed, Diagnostics: &diag}}})
 	mode := models.SearchEntryModeOutcome

@@ -172,10 +172,10 @@ func (g *gate) allowTypes(types []string) error {
 }
 
 // parts turns a search into the queries it runs, each narrowed to what the
-// principal reaches: q itself when it has a type, or when it has none and
-// every type is reachable without limit; else one query per type (each
-// _type, or without _type every type the principal may search), leaving
-// out those that can match nothing.
+// principal reaches (and its sign-in shows, see hidden): q itself when it
+// has a type, or when it has none and every type is reachable without
+// limit; else one query per type (each _type, or without _type every type
+// the principal may search), leaving out those that can match nothing.
 //
 // Without _type, the types a permission for every type ("*") reaches under
 // limits are those of the Patient compartment: a type outside it is
@@ -195,7 +195,8 @@ func (g *gate) parts(find searcher, q fhir.Query, types []string) ([]fhir.Query,
 			return nil, err
 		}
 		if d.Limits == nil {
-			return withLedgers(q), nil
+			out := withLedgers(q)
+			return out, g.hide(op, &out[0])
 		}
 		types = slices.Clone(d.Types)
 		if d.Except != nil {
@@ -220,6 +221,9 @@ func (g *gate) parts(find searcher, q fhir.Query, types []string) ([]fhir.Query,
 		tq := q
 		tq.Type = t
 		empty, err := g.restrict(find, op, &tq)
+		if err == nil {
+			err = g.hide(op, &tq)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -251,9 +251,9 @@ func (h *handler) execute(ctx context.Context, g *gate, p *search.Parsed, offset
 	if len(res) > p.Count {
 		res, page.more = res[:p.Count], true
 	}
-	// Labelled matches the principal's sign-in is too weak for are left
-	// out (the Bundle says how many); the page and its links stay as the
-	// store counted them.
+	// The queries left out labelled resources the principal's sign-in is
+	// too weak for (hidden); should one have been labelled since, it is
+	// left out here.
 	op := consent.SearchType
 	if p.Query.Type == "" && len(parts) > 1 {
 		op = consent.SearchSystem
@@ -374,6 +374,9 @@ func (h *handler) inner(find searcher, g *gate, p *search.Parsed) ([]*fhir.Resou
 	if err == nil && !empty {
 		empty, err = g.restrict(find, consent.SearchType, &q)
 	}
+	if err == nil && !empty {
+		err = g.hide(consent.SearchType, &q)
+	}
 	if err != nil || empty {
 		return nil, err
 	}
@@ -480,7 +483,12 @@ func (h *handler) includes(ctx context.Context, g *gate, page []*fhir.Resource, 
 				}
 			}
 			for t, ids := range byType {
-				found, err := h.Store.Search(ctx, fhir.Query{Type: t, IDs: ids, Limit: maxInner + 1})
+				q := fhir.Query{Type: t, IDs: ids, Limit: maxInner + 1}
+				err := g.hide(consent.Read, &q)
+				var found []*fhir.Resource
+				if err == nil {
+					found, err = h.Store.Search(ctx, q)
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -502,7 +510,7 @@ func (h *handler) includes(ctx context.Context, g *gate, page []*fhir.Resource, 
 			if len(values) == 0 {
 				continue
 			}
-			found, err := h.revinclude(ctx, in, values)
+			found, err := h.revinclude(ctx, g, in, values)
 			if err != nil {
 				return nil, err
 			}
@@ -519,9 +527,9 @@ func (h *handler) includes(ctx context.Context, g *gate, page []*fhir.Resource, 
 // revinclude finds the resources of in.Source pointing to values through
 // in.Param, through any of its reference parameters for "Type:*", or
 // through any reference parameter of any type for a bare "*".
-func (h *handler) revinclude(ctx context.Context, in search.Include, values []fhir.Value) ([]*fhir.Resource, error) {
+func (h *handler) revinclude(ctx context.Context, g *gate, in search.Include, values []fhir.Value) ([]*fhir.Resource, error) {
 	if in.Source == "*" {
-		return h.revincludeAll(ctx, values)
+		return h.revincludeAll(ctx, g, values)
 	}
 	params := []string{in.Param}
 	if in.Param == "*" {
@@ -531,7 +539,11 @@ func (h *handler) revinclude(ctx context.Context, in search.Include, values []fh
 		}
 		params = searchableParams(in.Source, rp.ReferenceParams(in.Source))
 	}
-	out, err := h.referring(ctx, in.Source, params, values, nil, maxInner)
+	hide, err := g.hidden(consent.Read, in.Source)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.referring(ctx, in.Source, params, values, hide, maxInner)
 	if err != nil {
 		return nil, err
 	}
@@ -545,7 +557,7 @@ func (h *handler) revinclude(ctx context.Context, in search.Include, values []fh
 // pointing to one of values through a reference parameter that may
 // target the values' types. One indexed query per such parameter, and
 // the same bound on what comes in as any include.
-func (h *handler) revincludeAll(ctx context.Context, values []fhir.Value) ([]*fhir.Resource, error) {
+func (h *handler) revincludeAll(ctx context.Context, g *gate, values []fhir.Value) ([]*fhir.Resource, error) {
 	targets := map[string]bool{}
 	for _, v := range values {
 		targets[v.System] = true
@@ -553,7 +565,11 @@ func (h *handler) revincludeAll(ctx context.Context, values []fhir.Value) ([]*fh
 	seen := map[string]bool{}
 	var out []*fhir.Resource
 	for _, src := range h.referrers(targets) {
-		found, err := h.referring(ctx, src.typ, src.params, values, nil, maxInner-len(out))
+		hide, err := g.hidden(consent.Read, src.typ)
+		if err != nil {
+			return nil, err
+		}
+		found, err := h.referring(ctx, src.typ, src.params, values, hide, maxInner-len(out))
 		if err != nil {
 			return nil, err
 		}
