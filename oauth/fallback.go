@@ -94,7 +94,7 @@ type fallbackChoice struct {
 // code cannot), nor after risk signals, which ask for the strongest
 // factor the account has.
 func (s *Server) fallbackAllowed(p pendingLogin) bool {
-	return s.cfg.Sender != nil && p.Login == "" && !p.risky() &&
+	return s.cfg.Sender != nil && p.Login == "" && !p.risky() && !p.PasskeyAsked &&
 		!strings.HasPrefix(p.Next, passkeysPath) && !strings.HasPrefix(p.Next, enrollPath)
 }
 

@@ -90,6 +90,10 @@ type pageData struct {
 	TrustDays int
 	Devices   []deviceRow
 	Risk      bool
+	// CanRecover: that sign-in page may go on with a recovery code
+	// instead of the passkey; RecoveryOnly: the code page takes a
+	// recovery code only (secondfactor.go).
+	CanRecover, RecoveryOnly bool
 }
 
 type launchForm struct{ Client, Patient, Encounter string }
@@ -148,8 +152,9 @@ func safeNext(next string) string {
 }
 
 func (s *Server) loginPage(c echo.Context) error {
+	risk := c.QueryParam("risk") == "1"
 	return s.page(c, http.StatusOK, "login", pageData{Title: "Sign in", Next: safeNext(c.QueryParam("next")),
-		PasskeyNeeded: c.QueryParam("passkey") == "1", Risk: c.QueryParam("risk") == "1"})
+		PasskeyNeeded: c.QueryParam("passkey") == "1", Risk: risk, CanRecover: risk && s.passkeyPending(c)})
 }
 
 // loginData adds the passkey button to every sign-in page when the

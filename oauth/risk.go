@@ -308,8 +308,13 @@ func (s *Server) afterPassword(c echo.Context, acct *Account, next string, faile
 		}
 		return true, c.Redirect(http.StatusSeeOther, next)
 	case askPasskey:
-		// The password typed is not kept: a passkey signs in on its own.
+		// A passkey signs in on its own; the pending sign-in is kept only
+		// for a user who cannot use it, to go on with a recovery code.
 		s.report(c, ev)
+		if err := s.putPending(c, pendingLogin{Account: acct.ID, Next: next, Signals: a.Signals, Trusted: dev != nil,
+			PasskeyAsked: true}); err != nil {
+			return true, err
+		}
 		return true, c.Redirect(http.StatusSeeOther, "/oauth/login?passkey=1&risk=1&next="+url.QueryEscape(next))
 	case askCodePage:
 		s.report(c, ev)

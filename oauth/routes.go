@@ -27,6 +27,7 @@ func (s *Server) Register(e *echo.Echo, fhir *echo.Group) {
 	o.POST("/login", s.loginPost)
 	o.POST("/login/code", s.codePost)
 	o.POST("/login/send-code", s.sendCodePost)
+	o.POST("/login/recovery-code", s.recoveryInsteadPost)
 	o.POST("/recovery-codes", s.newCodes)
 	o.POST("/logout", s.logout)
 	o.POST("/logout-everywhere", s.logoutEverywhere)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,10 +36,20 @@ type pendingLogin struct {
 	// strongest factor the account has: never a code by text or email.
 	Signals []string `json:"signals,omitempty"`
 	Trusted bool     `json:"trusted,omitempty"`
+	// PasskeyAsked: the sign-in was sent to sign in with the account's
+	// passkey (its signals, and an account with a passkey and a code).
+	// Its only way on without the passkey is a recovery code: the
+	// authenticator app's code would let a stolen password and a
+	// phished code past the passkey, where a recovery code is spent,
+	// audited and told to the owner.
+	PasskeyAsked bool `json:"passkeyAsked,omitempty"`
 }
 
 // risky tells whether the sign-in raised risk signals.
 func (p pendingLogin) risky() bool { return len(p.Signals) > 0 }
+
+// recoveryCodeLen is a recovery code's length without its dashes.
+const recoveryCodeLen = 16
 
 // maxCodeFails wrong codes end a pending sign-in: the password must be
 // given again (and counts toward its own throttling), so a code cannot
@@ -72,9 +83,14 @@ func (s *Server) putPending(c echo.Context, p pendingLogin) error {
 }
 
 // codePage shows the code page, with the fallback codes the pending
-// sign-in may ask for.
+// sign-in may ask for; a sign-in asked for a passkey gets the page that
+// takes a recovery code only.
 func (s *Server) codePage(c echo.Context, status int, acct *Account, p pendingLogin, d pageData) error {
 	d.Fallbacks = s.fallbackChoices(acct, p)
+	d.RecoveryOnly = p.PasskeyAsked
+	if p.PasskeyAsked && strings.HasPrefix(d.Title, "Enter your code") {
+		d.Title = "Enter a recovery code" + strings.TrimPrefix(d.Title, "Enter your code")
+	}
 	return s.page(c, status, "code", d)
 }
 
@@ -107,6 +123,41 @@ func (s *Server) pending(c echo.Context) (pendingLogin, *fhir.Record, bool, erro
 	return p, r, false, nil
 }
 
+// passkeyPending tells whether the browser holds a live pending sign-in
+// that risk signals sent to sign in with a passkey (the sign-in page
+// then offers a recovery code instead).
+func (s *Server) passkeyPending(c echo.Context) bool {
+	ck, err := c.Cookie(pendingCookie)
+	if err != nil || ck.Value == "" {
+		return false
+	}
+	r, err := s.cfg.Records.GetRecord(c.Request().Context(), kindPending, hashKey(ck.Value))
+	if err != nil {
+		return false
+	}
+	var p pendingLogin
+	return json.Unmarshal(r.Data, &p) == nil && p.PasskeyAsked
+}
+
+// recoveryInsteadPost answers "I can't use my passkey" on the sign-in
+// page that risk signals asked for a passkey: the same pending sign-in
+// goes on to the code page, which takes a recovery code only.
+func (s *Server) recoveryInsteadPost(c echo.Context) error {
+	p, _, answered, err := s.pending(c)
+	if answered {
+		return err
+	}
+	acct, err := s.accounts.Get(c.Request().Context(), p.Account)
+	if err != nil {
+		return err
+	}
+	if p.PasskeyAsked { // otherwise the code page it already was
+		s.report(c, SecurityEvent{Kind: RiskAssessed, Account: acct.ID, Role: acct.Role, Success: true,
+			Detail: riskDetail(p.Signals, p.Trusted, askPasskey) + "; passkey not available; recovery code asked"})
+	}
+	return s.codePage(c, http.StatusOK, acct, p, pageData{Title: "Enter your code"})
+}
+
 // codePost checks the code typed: the authenticator app's, a recovery
 // code, or a fallback code sent by text message or email. A right one
 // starts the sign-in session with both factors.
@@ -122,8 +173,15 @@ func (s *Server) codePost(c echo.Context) error {
 		return err
 	}
 	ev := SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role}
+	typed := c.FormValue("code")
+	if p.PasskeyAsked && len(normalizeCode(typed)) != recoveryCodeLen {
+		// Asked for the passkey: only a recovery code stands in for it
+		// (not checked otherwise, so nothing is learnt of the app's code).
+		return s.wrongCode(c, acct, p, r, "not a recovery code where the passkey was asked",
+			"That is not a recovery code. A recovery code has 16 letters and digits, in four groups of four.")
+	}
 	// A fallback code is accepted only where the page offers one.
-	use, err := s.checkCode(c, acct, c.FormValue("code"), s.fallbackAllowed(p))
+	use, err := s.checkCode(c, acct, typed, s.fallbackAllowed(p))
 	left := use.left // recovery codes left, when one was used (-1 otherwise)
 	if errors.Is(err, ErrThrottled) {
 		s.report(c, SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role, Detail: failThrottled})
@@ -134,32 +192,24 @@ func (s *Server) codePost(c echo.Context) error {
 		if !errors.Is(err, ErrBadCode) {
 			return err
 		}
-		ev.Detail = "wrong authenticator code"
-		s.report(c, ev)
-		p.Fails++
-		if p.Fails >= maxCodeFails {
-			_ = s.cfg.Records.DeleteRecord(ctx, kindPending, key)
-			setCookie(c, pendingCookie, "", -1)
-			if p.Login != "" {
-				s.logins.end(c)
-				_ = s.cfg.Records.DeleteRecord(ctx, kindLogin, p.Login)
-			}
-			return s.page(c, http.StatusUnauthorized, "login", pageData{Title: "Sign in again", Next: safeNext(p.Next),
-				Error: "Too many codes were not right. Sign in again with your password."})
+		msg := "That code is not right. Codes change every 30 seconds; enter the one your app shows now."
+		if p.PasskeyAsked {
+			msg = "That recovery code is not right, or it was used before. Check it and try again."
 		}
-		if r.Data, err = json.Marshal(p); err != nil {
-			return err
-		}
-		if err := s.cfg.Records.PutRecord(ctx, r); err != nil {
-			return err // a racing attempt: refuse this one
-		}
-		return s.codePage(c, http.StatusUnauthorized, acct, p, pageData{Title: "Enter your code: try again",
-			Error: "That code is not right. Codes change every 30 seconds; enter the one your app shows now."})
+		return s.wrongCode(c, acct, p, r, "wrong authenticator code", msg)
 	}
 	ev.Success, ev.Detail = true, "password and authenticator code"
 	amr := []string{"pwd", "otp"}
 	if left >= 0 {
 		ev.Detail = "password and recovery code"
+	}
+	if p.PasskeyAsked {
+		// The decision changed: the recovery code stood in for the
+		// passkey the signals asked for.
+		if err := s.reportOrFail(c, SecurityEvent{Kind: RiskAssessed, Account: acct.ID, Role: acct.Role, Success: true,
+			Detail: riskDetail(p.Signals, p.Trusted, askPasskey) + "; recovery code used instead"}); err != nil {
+			return s.unavailable(c)
+		}
 	}
 	if use.via != "" {
 		// A routine sign-in only: never strong (fallback.go).
@@ -185,6 +235,33 @@ func (s *Server) codePost(c echo.Context) error {
 		return s.page(c, http.StatusOK, "recovery", pageData{Title: "You used a recovery code", Next: safeNext(p.Next), Left: left})
 	}
 	return c.Redirect(http.StatusSeeOther, safeNext(p.Next))
+}
+
+// wrongCode answers a code that was not right: the audit event (detail,
+// a fixed text), one more failure of the pending sign-in (which ends it
+// at maxCodeFails), and the page again with msg.
+func (s *Server) wrongCode(c echo.Context, acct *Account, p pendingLogin, r *fhir.Record, detail, msg string) error {
+	ctx := c.Request().Context()
+	s.report(c, SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role, Detail: detail})
+	p.Fails++
+	if p.Fails >= maxCodeFails {
+		_ = s.cfg.Records.DeleteRecord(ctx, kindPending, r.Key)
+		setCookie(c, pendingCookie, "", -1)
+		if p.Login != "" {
+			s.logins.end(c)
+			_ = s.cfg.Records.DeleteRecord(ctx, kindLogin, p.Login)
+		}
+		return s.page(c, http.StatusUnauthorized, "login", pageData{Title: "Sign in again", Next: safeNext(p.Next),
+			Error: "Too many codes were not right. Sign in again with your password."})
+	}
+	var err error
+	if r.Data, err = json.Marshal(p); err != nil {
+		return err
+	}
+	if err := s.cfg.Records.PutRecord(ctx, r); err != nil {
+		return err // a racing attempt: refuse this one
+	}
+	return s.codePage(c, http.StatusUnauthorized, acct, p, pageData{Title: "Enter your code: try again", Error: msg})
 }
 
 // newCodes makes a signed-in user new recovery codes (the old ones stop
