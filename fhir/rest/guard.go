@@ -58,6 +58,9 @@ type gate struct {
 	// resources out (hidden).
 	withheld int
 	stepUp   *consent.StepUp
+	// later caches, by resource, whether its current version carries a
+	// step-up label (see labelledLater).
+	later map[string]bool
 }
 
 type decided struct {
@@ -139,7 +142,7 @@ func (g *gate) decide(op consent.Interaction, r *fhir.Resource, stored bool) err
 		if d.StepUp.Needs(live) {
 			return g.insufficient(d.StepUp)
 		}
-		return nil
+		return g.labelledLater(op, d.StepUp, r)
 	}
 	req := consent.Request{Principal: g.who, Interaction: op, Type: r.Type, Resource: live, Index: g.h.indexOf(live)}
 	if stored && live == r {
@@ -150,13 +153,52 @@ func (g *gate) decide(op consent.Interaction, r *fhir.Resource, stored bool) err
 	case err != nil:
 		return err
 	case d.Permit:
-		return nil
+		return g.labelledLater(op, d.StepUp, r)
 	case d.Conceal:
 		return notFound(r.Type, r.ID)
 	case d.StepUp != nil:
 		return g.insufficient(d.StepUp)
 	}
 	return forbidden(d)
+}
+
+// labelledLater answers a version r read through vread or a history as
+// insufficient when the resource's current version (its last content, if
+// deleted) carries one of s's labels: an earlier version holds the same
+// clinical content, so the step-up is decided on the union of that
+// version's labels and the current one's. Each resource's current version
+// is read once a request.
+func (g *gate) labelledLater(op consent.Interaction, s *consent.StepUp, r *fhir.Resource) error {
+	switch op {
+	case consent.VRead, consent.HistoryInstance, consent.HistoryType, consent.HistorySystem:
+	default:
+		return nil
+	}
+	if s == nil {
+		return nil
+	}
+	labelled, ok := g.later[r.Key()]
+	if !ok {
+		cur, err := g.h.Store.Read(g.ctx, r.Type, r.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Version != r.Version {
+			live, err := g.h.lastContent(g.ctx, cur)
+			if err != nil {
+				return err
+			}
+			labelled = live != nil && live.Version != r.Version && s.Needs(live)
+		}
+		if g.later == nil {
+			g.later = map[string]bool{}
+		}
+		g.later[r.Key()] = labelled
+	}
+	if labelled {
+		return g.insufficient(s)
+	}
+	return nil
 }
 
 // insufficient is the answer to a labelled resource whose principal's
