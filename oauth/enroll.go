@@ -24,7 +24,8 @@ import (
 // until it enrolls, its session is a password alone, which reaches the
 // account pages but never a user token. Staff at check-in may issue a
 // one-time link (EnrollLinks) that lets the patient set up a factor
-// without their password, once.
+// without their password, once, for an account with none (a lost
+// factor is replaced through a staff reset, reset.go).
 
 const (
 	kindEnrollPending = "enroll.pending"
@@ -68,10 +69,12 @@ type EnrollLinks struct {
 // EnrollStaffRoles may issue enrollment links.
 var EnrollStaffRoles = []string{"front-desk", "nurse", "admin"}
 
-// Issue makes a one-time enrollment link token for an account, good for
-// life (DefaultEnrollLinkLife when zero), kept hashed; by is the staff
+// Issue makes a one-time enrollment link token for an account with no
+// second factor at all (ErrLinkHasFactor otherwise), good for life
+// (DefaultEnrollLinkLife when zero), kept hashed; by is the staff
 // account issuing it ("" from the command line). The token is shown
-// once: the caller builds the URL (EnrollURL).
+// once: the caller builds the URL (EnrollURL). IssueFor checks who may
+// issue it first.
 func (el EnrollLinks) Issue(ctx context.Context, acct *Account, by string, life time.Duration) (string, error) {
 	if life <= 0 {
 		life = DefaultEnrollLinkLife
@@ -81,6 +84,13 @@ func (el EnrollLinks) Issue(ctx context.Context, acct *Account, by string, life 
 	}
 	if acct.Disabled {
 		return "", errors.New("the account is disabled")
+	}
+	// A link sets up a first factor, never replaces one: an account
+	// that has any goes through a staff reset (identity checked).
+	if has, err := hasAnyFactor(ctx, el.Records, acct); err != nil {
+		return "", err
+	} else if has {
+		return "", ErrLinkHasFactor
 	}
 	token := randomToken(24)
 	exp := el.Now().UTC().Add(life)
@@ -157,6 +167,11 @@ func (s *Server) enrollPage(c echo.Context) error {
 		if acct, err = s.accounts.Get(ctx, l.Account); err != nil || acct.Disabled {
 			return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This set-up link does not work",
 				Message: "Ask the front desk or your nurse for a new one."})
+		}
+		if has, err := s.hasFactor(ctx, acct); err != nil {
+			return err
+		} else if has {
+			return s.linkForAccountWithFactor(c)
 		}
 		e.Link, e.Next = hashKey(tok), "/oauth/login?next=%2Foauth%2Fsigned-in"
 	} else {
@@ -276,6 +291,12 @@ func (s *Server) enrollPost(c echo.Context) error {
 	} else if _, err := s.takeLink(ctx, e.Link, false); err != nil || acct.Disabled {
 		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This set-up link does not work",
 			Message: "It may have been used already or be more than 15 minutes old. Ask the front desk or your nurse for a new one."})
+	} else if has, err := s.hasFactor(ctx, acct); err != nil {
+		return err
+	} else if has {
+		_ = s.cfg.Records.DeleteRecord(ctx, kindEnrollPending, key)
+		setCookie(c, enrollCookie, "", -1)
+		return s.linkForAccountWithFactor(c)
 	}
 	if c.FormValue("action") == "defer" {
 		return s.deferEnrollment(c, acct, login, &e, key)

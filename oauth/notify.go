@@ -26,13 +26,14 @@ const (
 	NoticeRecoveryCodes  Notice = "New recovery codes were made for your patient portal account; the old ones no longer work. If this was not you, call your care team."
 	NoticeLocked         Notice = "Your patient portal account is locked after many failed sign-ins. Call your care team to unlock it."
 	NoticeContact        Notice = "The phone number or email for your patient portal account was changed. If this was not you, call your care team."
+	NoticeEnrollLink     Notice = "Staff issued a one-time link to set up a second sign-in step for your patient portal account. If you did not ask for this, call your care team."
 )
 
 // noticeNames are how the audit trail names each notice (fixed text).
 var noticeNames = map[Notice]string{
 	NoticeRecoveryCode: "recovery code used", NoticeReset: "staff reset", NoticeTOTP: "authenticator app set up",
 	NoticePasskeyAdded: "passkey added", NoticePasskeyRemoved: "passkey removed", NoticeRecoveryCodes: "recovery codes renewed",
-	NoticeLocked: "account locked", NoticeContact: "contact details changed",
+	NoticeLocked: "account locked", NoticeContact: "contact details changed", NoticeEnrollLink: "set-up link issued",
 }
 
 // destination is one place a message may go.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/oncofhir/oncofhir/oauth"
 )
 
 var shownSecret = regexp.MustCompile(`<code id="totp-secret">([A-Z2-7 ]+)</code>`)
@@ -161,56 +163,113 @@ func TestEnrollmentDeferral(t *testing.T) {
 var shownLink = regexp.MustCompile(`<code id="enroll-link">([^<]+)</code>`)
 
 // TestStaffEnrollmentLink: a nurse signed in with two factors issues a
-// one-time link for a patient; the patient sets up a new authenticator
-// app through it without their password; that ends the patient's
-// sessions and tokens; the link works once; a patient cannot issue one;
-// the command line issues one too; each issue is audited.
+// one-time link for a patient who has no second factor yet; the owner is
+// told; the patient sets up an authenticator app through it without
+// their password; the link works once. A link is refused for an account
+// that has a factor (a lost one goes through a staff reset), for an
+// administrator by the front desk, and by a patient; a link opened after
+// the account gained a factor is refused; the command line follows the
+// same rules; each issue is audited.
 func TestStaffEnrollmentLink(t *testing.T) {
-	s := startSMART(t)
+	ms := startMessages(t)
+	s := ms.smartServer
+	ctx := context.Background()
 	addUser(t, s.Main, "nurse-n", "nurse", "", "nurse passphrase")
-	tok := s.launch(t, "launch/patient patient/*.rs")
+	addUser(t, s.Main, "desk-d", "front-desk", "", "desk passphrase")
+	if _, err := s.OAuth.Accounts().Add(ctx, "root", "admin", "", "root passphrase"); err != nil { // no factor yet
+		t.Fatal(err)
+	}
+	for _, u := range []string{"pia", "quinn", "rex"} {
+		if _, err := s.OAuth.Accounts().Add(ctx, u, "patient", "Patient/pat-a", u+"'s passphrase"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phone := "+1 555 555 0199"
+	if _, _, err := s.OAuth.Accounts().SetContact(ctx, "pia", &phone, nil); err != nil {
+		t.Fatal(err)
+	}
+	annBefore, err := s.OAuth.Accounts().ByUsername(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	nurse := browser(t)
 	_, page := signIn(t, nurse, s.base+"/oauth/login?next=/oauth/enroll-link", "nurse-n", "nurse passphrase")
-	resp, err := nurse.PostForm(s.base+"/oauth/enroll-link", url.Values{"csrf": {pageCSRF(t, page)}, "username": {"nobody-here"}})
-	if err != nil {
-		t.Fatal(err)
+	issue := func(b *http.Client, page, username string) (*http.Response, string) {
+		t.Helper()
+		return postPage(t, b, s.base+"/oauth/enroll-link", url.Values{"csrf": {pageCSRF(t, page)}, "username": {username}})
 	}
-	if body := readAll(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `aria-invalid="true"`) {
+	if resp, body := issue(nurse, page, "nobody-here"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `aria-invalid="true"`) {
 		t.Errorf("an unknown username: %d", resp.StatusCode)
 	}
-	resp, err = nurse.PostForm(s.base+"/oauth/enroll-link", url.Values{"csrf": {pageCSRF(t, page)}, "username": {"ann"}})
-	if err != nil {
-		t.Fatal(err)
+	// ann has an authenticator app: no link replaces it.
+	if resp, body := issue(nurse, page, "ann"); resp.StatusCode != http.StatusConflict || shownLink.MatchString(body) ||
+		!strings.Contains(body, `aria-invalid="true"`) || !strings.Contains(body, "/oauth/reset") {
+		t.Errorf("a link for an account with an authenticator app: %d\n%s", resp.StatusCode, body)
 	}
-	m := shownLink.FindStringSubmatch(readAll(t, resp))
+	if resp, body := issue(nurse, page, "nurse-n"); resp.StatusCode != http.StatusForbidden || shownLink.MatchString(body) {
+		t.Errorf("a link for oneself: %d", resp.StatusCode)
+	}
+	resp, body := issue(nurse, page, "pia")
+	m := shownLink.FindStringSubmatch(body)
 	if m == nil {
-		t.Fatalf("no link issued: %d", resp.StatusCode)
+		t.Fatalf("no link issued: %d\n%s", resp.StatusCode, body)
 	}
 	link := html.UnescapeString(m[1])
+	if msgs := ms.sent(t); len(msgs) != 1 || msgs[0].Text != string(oauth.NoticeEnrollLink) || msgs[0].To != "+15555550199" {
+		t.Errorf("notices %+v, want the set-up link notice to pia's phone", msgs)
+	}
 
 	patient := browser(t)
 	resp, err = patient.Get(link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := readAll(t, resp)
+	body = readAll(t, resp)
 	secret := enrollSecret(t, body)
 	resp, body = postEnroll(t, patient, s.base, body, url.Values{"action": {"confirm"}, "code": {codeAt(t, secret, time.Now().Unix()/30)}})
 	if resp.StatusCode != 200 || !strings.Contains(body, "Your authenticator app is set up") {
 		t.Fatalf("enrolling through the link: %d\n%s", resp.StatusCode, body)
 	}
-	if status, _, _ := fhirGet(t, s.base, "/Patient/pat-a", tok.AccessToken); status != http.StatusUnauthorized {
-		t.Errorf("the patient's token after a new factor: %d, want 401", status)
+	if a, _ := s.OAuth.Accounts().ByUsername(ctx, "pia"); a.TOTPSecret != secret {
+		t.Error("pia's authenticator app is not the one set up")
 	}
 	if r, err := browser(t).Get(link); err != nil {
 		t.Fatal(err)
 	} else if readAll(t, r); r.StatusCode != http.StatusBadRequest {
 		t.Errorf("the link used again: %d", r.StatusCode)
 	}
-	// The new app signs ann in (the helper reads the stored secret).
-	s.launch(t, "launch/patient patient/*.rs")
 
+	// A link opened after its account set up a factor another way.
+	resp, body = issue(nurse, page, "quinn")
+	m = shownLink.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no link for quinn: %d\n%s", resp.StatusCode, body)
+	}
+	if _, err := s.OAuth.Accounts().EnrollTOTP(ctx, "quinn"); err != nil {
+		t.Fatal(err)
+	}
+	quinn, _ := s.OAuth.Accounts().ByUsername(ctx, "quinn")
+	if r, err := browser(t).Get(html.UnescapeString(m[1])); err != nil {
+		t.Fatal(err)
+	} else if page := readAll(t, r); r.StatusCode != http.StatusConflict || strings.Contains(page, `id="totp-secret"`) ||
+		!strings.Contains(page, "already has a second way to sign in") {
+		t.Errorf("a link opened after the account enrolled: %d\n%s", r.StatusCode, page)
+	}
+	if a, _ := s.OAuth.Accounts().ByUsername(ctx, "quinn"); a.TOTPSecret != quinn.TOTPSecret {
+		t.Error("quinn's authenticator app changed")
+	}
+
+	// The front desk issues for patients only, never for an administrator.
+	desk := browser(t)
+	_, dpage := signIn(t, desk, s.base+"/oauth/login?next=/oauth/enroll-link", "desk-d", "desk passphrase")
+	for _, target := range []string{"root", "nurse-n"} {
+		if resp, body := issue(desk, dpage, target); resp.StatusCode != http.StatusForbidden || shownLink.MatchString(body) {
+			t.Errorf("front desk → %s: %d", target, resp.StatusCode)
+		}
+	}
+
+	// A patient issues none.
 	annB := browser(t)
 	signIn(t, annB, s.base+"/oauth/login?next=/oauth/enroll-link", "ann", "correct horse battery")
 	if r, err := annB.Get(s.base + "/oauth/signed-in"); err != nil {
@@ -218,13 +277,20 @@ func TestStaffEnrollmentLink(t *testing.T) {
 	} else {
 		page = readAll(t, r)
 	}
-	if r, err := annB.PostForm(s.base+"/oauth/enroll-link", url.Values{"csrf": {pageCSRF(t, page)}, "username": {"ann"}}); err != nil {
-		t.Fatal(err)
-	} else if readAll(t, r); r.StatusCode != http.StatusForbidden {
+	if r, _ := issue(annB, page, "rex"); r.StatusCode != http.StatusForbidden {
 		t.Errorf("a patient issuing a link: %d", r.StatusCode)
 	}
+	if a, _ := s.OAuth.Accounts().ByUsername(ctx, "ann"); a.TOTPSecret != annBefore.TOTPSecret || len(a.Recovery) != len(annBefore.Recovery) {
+		t.Error("ann's factors changed")
+	}
 
-	out := mustCLI(t, "", "user", "enroll-link", "--data", s.Config.DataDir, "--base-url", s.base, "--username", "ann")
+	// The command line: any non-admin account without a factor.
+	for _, target := range []string{"ann", "root"} {
+		if _, err := cli(t, "", "user", "enroll-link", "--data", s.Config.DataDir, "--base-url", s.base, "--username", target); err == nil {
+			t.Errorf("the command line issued a link for %s", target)
+		}
+	}
+	out := mustCLI(t, "", "user", "enroll-link", "--data", s.Config.DataDir, "--base-url", s.base, "--username", "rex")
 	cliLink := regexp.MustCompile(`(?m)^\s+(http\S+/oauth/enroll\?link=\S+)$`).FindStringSubmatch(out)
 	if cliLink == nil {
 		t.Fatalf("no link printed:\n%s", out)
@@ -234,7 +300,7 @@ func TestStaffEnrollmentLink(t *testing.T) {
 	} else if page := readAll(t, r); !strings.Contains(page, `id="totp-secret"`) {
 		t.Errorf("the command line's link: %d", r.StatusCode)
 	}
-	if n := len(auditEvents(t, s, "subtype=enrollment-link-issued")); n != 2 {
-		t.Errorf("%d enrollment-link-issued AuditEvents, want 2", n)
+	if n := len(auditEvents(t, s, "subtype=enrollment-link-issued")); n < 3 {
+		t.Errorf("%d enrollment-link-issued AuditEvents, want the three links and the refusals", n)
 	}
 }
