@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // pageAudit marks every focusable control of the page with its position
@@ -69,8 +72,15 @@ const pageAudit = `(() => {
     const box = (el.type === "checkbox" || el.type === "radio") ? (el.closest(".check, label") || el).getBoundingClientRect() : el.getBoundingClientRect();
     if (box.height < 44 || box.width < 44) problems.push("target " + Math.round(box.width) + "x" + Math.round(box.height) + " for " + what(el));
   }
+  // A group of radio buttons is one Tab stop (its checked button, else
+  // its first); the arrow keys move within it.
+  const radioStop = el => {
+    if (el.type !== "radio" || !el.name) return true;
+    const group = [...document.querySelectorAll("input[type=radio]")].filter(r => r.name === el.name && r.form === el.form && !r.disabled && shown(r));
+    return el === (group.find(r => r.checked) || group[0]);
+  };
   const focusable = [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")]
-    .filter(el => !el.disabled && el.type !== "hidden" && el.getAttribute("tabindex") !== "-1" && shown(el));
+    .filter(el => !el.disabled && el.type !== "hidden" && el.getAttribute("tabindex") !== "-1" && shown(el) && radioStop(el));
   focusable.forEach((el, i) => { el.dataset.a11y = i + " " + what(el); });
   return {problems, order: focusable.map(el => el.dataset.a11y)};
 })()`
@@ -151,6 +161,34 @@ func checkPage(t *testing.T, tb *tab, name string) {
 	if start < 0 || len(reached)-start < len(a.Order) || strings.Join(reached[start:start+len(a.Order)], "|") != strings.Join(a.Order, "|") {
 		t.Errorf("%s: Tab reached %q; want each of %q in order", name, reached, a.Order)
 	}
+
+	// Within a group of radio buttons, the arrow keys reach each in order.
+	groups, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[][]string](`(() => {
+  const g = {};
+  for (const r of document.querySelectorAll("input[type=radio]")) if (r.name) (g[r.name] = g[r.name] || []).push(r.id);
+  return Object.values(g);
+})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ids := range groups {
+		if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(document.getElementById(`+strconv.Quote(ids[0])+`).focus(), true)`)); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range ids[1:] {
+			if err := chromedp.Do(tb.ctx, chromedp.KeyEvent(kb.ArrowDown)); err != nil {
+				t.Fatal(err)
+			}
+			at, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if at != want {
+				t.Errorf("%s: the down arrow went to #%s, want #%s", name, at, want)
+				break
+			}
+		}
+	}
 }
 
 func axString(v *accessibility.Value) string {
@@ -168,11 +206,14 @@ func axString(v *accessibility.Value) string {
 // Chromium renders it, has its language, a label on every field, a name
 // on every button and link, no positive tabindex, and a keyboard order
 // that reaches every control in reading order: sign-in, code, recovery,
-// passkeys (empty and with a passkey), authorization, error, signed in,
-// trusted devices.
+// new recovery codes, passkeys (empty and with a passkey), authorization,
+// error, signed in, trusted devices, the passkey prompt of a sign-in with
+// risk signals and its recovery-code page, enrollment, the staff pages (set-up
+// link and reset, before and after), and the code page with the "send
+// me a code" buttons.
 func TestBrowserAccessibility(t *testing.T) {
 	chromiumPath(t)
-	s := startSMART(t)
+	s := startSMARTWith(t, func(c *Config) { c.MessageFile = filepath.Join(t.TempDir(), "messages.jsonl") })
 	ctx := context.Background()
 	if _, err := s.OAuth.Accounts().EnrollTOTP(ctx, "ann"); err != nil {
 		t.Fatal(err)
@@ -180,6 +221,16 @@ func TestBrowserAccessibility(t *testing.T) {
 	codes, err := s.OAuth.Accounts().NewRecoveryCodes(ctx, "ann")
 	if err != nil {
 		t.Fatal(err)
+	}
+	addUser(t, s.Main, "nina", "nurse", "Practitioner/nina", "nina's passphrase")
+	phone, email := "+1 555 555 0199", "nina@example.org"
+	if _, _, err := s.OAuth.Accounts().SetContact(ctx, "nina", &phone, &email); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"cat", "dev"} { // no second factor yet
+		if _, err := s.OAuth.Accounts().Add(ctx, u, "patient", "Patient/pat-b", u+"'s passphrase"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	browser := startChrome(t)
 	tb := newTab(t, browser)
@@ -195,6 +246,9 @@ func TestBrowserAccessibility(t *testing.T) {
 	tb.enterCode(codes[0])
 	tb.waitText("You signed in with a recovery code")
 	checkPage(t, tb, "recovery")
+	tb.do("new recovery codes", chromedp.Click(chromedp.CSS(`form[action="/oauth/recovery-codes"] button`)))
+	tb.waitText("Your new recovery codes")
+	checkPage(t, tb, "new recovery codes")
 	tb.do("continue", chromedp.Click(chromedp.CSS(`main a[href^="/oauth/flow/"]`)))
 	tb.waitText("to use your health record?")
 	checkPage(t, tb, "authorization")
@@ -214,6 +268,48 @@ func TestBrowserAccessibility(t *testing.T) {
 	tb.do("error page", chromedp.Navigate(s.base+"/oauth/flow/no-such-flow"))
 	tb.waitText("This sign-in link has expired")
 	checkPage(t, tb, "error")
+
+	// A browser never seen for ann, without her passkey: asked for the
+	// passkey, she goes on with a recovery code instead.
+	lost := newTab(t, browser)
+	lost.do("sign-in elsewhere", chromedp.Navigate(s.base+"/oauth/login?next=/oauth/signed-in"))
+	lost.signInWithPassword("ann", "correct horse battery")
+	lost.waitText("I can't use my passkey")
+	checkPage(t, lost, "passkey asked, with a recovery code instead")
+	lost.do("recovery code instead", chromedp.Click(chromedp.CSS(`form[action="/oauth/login/recovery-code"] button`)))
+	lost.waitText("Enter a recovery code")
+	checkPage(t, lost, "code, a recovery code only")
+
+	// Enrollment: an account with no second factor, after its password.
+	tb.do("sign in without a factor", chromedp.Navigate(s.base+"/oauth/login?next=/oauth/signed-in"))
+	tb.signInWithPassword("cat", "cat's passphrase")
+	tb.waitText("With an authenticator app")
+	checkPage(t, tb, "enrollment")
+
+	// The staff pages, for a nurse signed in with her authenticator.
+	tb.do("staff sign-in", chromedp.Navigate(s.base+"/oauth/login?next=/oauth/enroll-link"))
+	tb.signInWithPassword("nina", "nina's passphrase")
+	tb.enterCode(s.code(t, "nina"))
+	tb.waitText("The patient's username")
+	checkPage(t, tb, "enrollment link")
+	tb.do("issue a link", chromedp.SendKeys(chromedp.ID("username"), "dev"),
+		chromedp.Click(chromedp.CSS(`form[action="/oauth/enroll-link"] button`)))
+	tb.waitText("Give the patient this link")
+	checkPage(t, tb, "enrollment link issued")
+	tb.do("reset page", chromedp.Navigate(s.base+"/oauth/reset"))
+	tb.waitText("How you checked who they are")
+	checkPage(t, tb, "staff reset")
+	tb.do("reset ann", chromedp.SendKeys(chromedp.ID("username"), "ann"), chromedp.Click(chromedp.ID("method-0")),
+		chromedp.Click(chromedp.ID("verified")), chromedp.Click(chromedp.CSS(`form[action="/oauth/reset"] button`)))
+	tb.waitText("Give them this link")
+	checkPage(t, tb, "staff reset done")
+
+	// The code page with "send me a code": nina again, from the browser
+	// she has used (no risk signal).
+	tb.do("sign in again", chromedp.Navigate(s.base+"/oauth/login?next=/oauth/signed-in"))
+	tb.signInWithPassword("nina", "nina's passphrase")
+	tb.waitText("Send me a code by text message instead")
+	checkPage(t, tb, "code, with codes by text or email")
 }
 
 // TestBrowserPasskeysUnavailable: in a browser without WebAuthn the
