@@ -219,16 +219,19 @@ func (s *Server) signInStep(c echo.Context, j *journey) (bool, error) {
 	if err != nil {
 		return true, s.page(c, http.StatusBadRequest, "error", pageData{Title: "This app is no longer registered"})
 	}
-	var passkey *bool // whether the account has a passkey, asked once if needed
-	hasPasskey := func() bool {
+	// Whether the account has a passkey, asked once if needed. Not
+	// knowing fails the authorization: taken for "none", it would lower
+	// a passkey requirement to two factors.
+	var passkey *bool
+	hasPasskey := func() (bool, error) {
 		if passkey == nil {
 			has, err := s.passkeys.has(ctx, acct.ID)
-			passkey = &has
 			if err != nil {
-				s.log.Error("oauth: passkeys not readable", "err", err)
+				return false, fmt.Errorf("read passkeys: %w", err)
 			}
+			passkey = &has
 		}
-		return *passkey
+		return *passkey, nil
 	}
 	if !recentEnough(f, login) {
 		return s.toLogin(c, f)
@@ -244,10 +247,16 @@ func (s *Server) signInStep(c echo.Context, j *journey) (bool, error) {
 		}
 	}
 	have := effectiveACR(login, asksStepUp(f.Form))
-	if want == ACRPhishingResistant && required != ACRPhishingResistant && !meets(have, want) && !hasPasskey() {
-		// Asked for a passkey by an app, by an account without one: the
-		// strongest factor it has.
-		want = ACRTwoFactor
+	if want == ACRPhishingResistant && required != ACRPhishingResistant && !meets(have, want) {
+		has, err := hasPasskey()
+		if err != nil {
+			return false, err
+		}
+		if !has {
+			// Asked for a passkey by an app, by an account without one:
+			// the strongest factor it has.
+			want = ACRTwoFactor
+		}
 	}
 	if !meets(have, want) {
 		return s.askMissingFactor(c, f, login, acct, want, hasPasskey)
@@ -545,17 +554,19 @@ func asksStepUp(form url.Values) bool {
 // with no second factor is told to set one up. A passkey sign-in is
 // both phishing-resistant and two factors in one (the device, unlocked by
 // the user).
-func (s *Server) askMissingFactor(c echo.Context, f *flow, login *Login, acct *Account, want string, hasPasskey func() bool) (bool, error) {
+func (s *Server) askMissingFactor(c echo.Context, f *flow, login *Login, acct *Account, want string, hasPasskey func() (bool, error)) (bool, error) {
+	if want != ACRPhishingResistant && acct.HasSecondFactor() {
+		return true, s.askCode(c, acct, "/oauth/flow/"+f.id, login.key)
+	}
+	has, err := hasPasskey()
 	switch {
-	case want == ACRPhishingResistant && hasPasskey():
+	case err != nil:
+		return false, err
+	case has:
 		return s.toPasskey(c, f)
 	case want == ACRPhishingResistant:
 		return true, s.page(c, http.StatusForbidden, "error", pageData{Title: "This app needs a passkey",
 			Message: "It accepts only a sign-in with a passkey: your fingerprint, face or device PIN. Add one on your passkeys page, then try again."})
-	case acct.HasSecondFactor():
-		return true, s.askCode(c, acct, "/oauth/flow/"+f.id, login.key)
-	case hasPasskey():
-		return s.toPasskey(c, f)
 	}
 	return true, s.toEnroll(c, "/oauth/flow/"+f.id)
 }
