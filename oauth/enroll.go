@@ -387,7 +387,7 @@ var errNoDeferral = errors.New("oauth: no deferral left")
 // countDeferral counts one more deferral on the account, if it has one
 // left, and returns the count.
 func (as Accounts) countDeferral(ctx context.Context, id string, allowed int) (int, error) {
-	for {
+	for range maxRetries {
 		a, err := as.Get(ctx, id)
 		if err != nil {
 			return 0, err
@@ -402,6 +402,7 @@ func (as Accounts) countDeferral(ctx context.Context, id string, allowed int) (i
 		}
 		return a.Deferrals, err
 	}
+	return 0, errBusy
 }
 
 // SetTOTP gives an account a confirmed authenticator-app secret, its

@@ -101,10 +101,17 @@ func (l logins) current(c echo.Context) (*Login, error) {
 	return &lg, nil
 }
 
+// maxRetries is how many times a read-modify-write of one record is
+// tried while other requests keep changing it; then the request fails
+// (errBusy) rather than spin.
+const maxRetries = 10
+
+var errBusy = errors.New("oauth: the record kept changing; gave up after repeated conflicts")
+
 // markDeferred records in a login session that its account put off
 // enrollment.
 func (l logins) markDeferred(ctx context.Context, lg *Login) error {
-	for {
+	for range maxRetries {
 		r, err := l.rec.GetRecord(ctx, kindLogin, lg.key)
 		if err != nil {
 			return err
@@ -124,6 +131,7 @@ func (l logins) markDeferred(ctx context.Context, lg *Login) error {
 		lg.Deferred = err == nil
 		return err
 	}
+	return errBusy
 }
 
 // alive tells whether a login session still exists (online_access refresh
