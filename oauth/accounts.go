@@ -254,16 +254,17 @@ const (
 // the account the username names (nil when none), and why it failed
 // (one of the fail constants), for the audit trail.
 func (as Accounts) authenticate(ctx context.Context, username, password string) (*Account, string, error) {
-	wait, err := as.throttled(ctx, username)
-	if err != nil {
-		return nil, "", err
-	}
 	a, err := as.ByUsername(ctx, username)
 	if err != nil && !errors.Is(err, fhir.ErrNotFound) {
 		return nil, "", err
 	}
-	if wait {
+	// The attempt is counted as failed before the password is checked
+	// (throttle.go), so attempts sent at once cannot all pass the backoff.
+	at, err := as.reserve(ctx, username, a != nil)
+	if errors.Is(err, ErrThrottled) {
 		return a, failThrottled, ErrThrottled
+	} else if err != nil {
+		return nil, "", err
 	}
 	encoded := dummyHash
 	if a != nil {
@@ -274,9 +275,7 @@ func (as Accounts) authenticate(ctx context.Context, username, password string) 
 		return nil, "", err
 	}
 	if a == nil || !ok || a.Disabled {
-		if err := as.failed(ctx, username); err != nil {
-			return nil, "", err
-		}
+		as.failed(ctx, at, a)
 		why := failDisabled
 		if a == nil {
 			why = failUnknown
@@ -285,7 +284,7 @@ func (as Accounts) authenticate(ctx context.Context, username, password string) 
 		}
 		return a, why, ErrBadCredentials
 	}
-	return a, "", as.succeeded(ctx, username)
+	return a, "", as.succeeded(ctx, username, at)
 }
 
 // ErrBadCredentials is the one answer to a failed sign-in.

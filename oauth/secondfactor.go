@@ -174,14 +174,19 @@ func (s *Server) codePost(c echo.Context) error {
 	}
 	ev := SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role}
 	typed := c.FormValue("code")
-	if p.PasskeyAsked && len(normalizeCode(typed)) != recoveryCodeLen {
+	// Every code posted counts toward the pending sign-in's limit before
+	// it is checked (throttle.go).
+	use, err := codeUse{left: -1}, s.countCode(ctx, r, &p)
+	if err == nil && p.PasskeyAsked && len(normalizeCode(typed)) != recoveryCodeLen {
 		// Asked for the passkey: only a recovery code stands in for it
 		// (not checked otherwise, so nothing is learnt of the app's code).
 		return s.wrongCode(c, acct, p, r, "not a recovery code where the passkey was asked",
 			"That is not a recovery code. A recovery code has 16 letters and digits, in four groups of four.")
 	}
-	// A fallback code is accepted only where the page offers one.
-	use, err := s.checkCode(c, acct, typed, s.fallbackAllowed(p))
+	if err == nil {
+		// A fallback code is accepted only where the page offers one.
+		use, err = s.checkCode(c, acct, typed, s.fallbackAllowed(p))
+	}
 	left := use.left // recovery codes left, when one was used (-1 otherwise)
 	if errors.Is(err, ErrThrottled) {
 		s.report(c, SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role, Detail: failThrottled})
@@ -238,12 +243,11 @@ func (s *Server) codePost(c echo.Context) error {
 }
 
 // wrongCode answers a code that was not right: the audit event (detail,
-// a fixed text), one more failure of the pending sign-in (which ends it
-// at maxCodeFails), and the page again with msg.
+// a fixed text), the end of the pending sign-in at maxCodeFails (its
+// failures counted by countCode), else the page again with msg.
 func (s *Server) wrongCode(c echo.Context, acct *Account, p pendingLogin, r *fhir.Record, detail, msg string) error {
 	ctx := c.Request().Context()
 	s.report(c, SecurityEvent{Kind: SignIn, Account: acct.ID, Role: acct.Role, Detail: detail})
-	p.Fails++
 	if p.Fails >= maxCodeFails {
 		_ = s.cfg.Records.DeleteRecord(ctx, kindPending, r.Key)
 		setCookie(c, pendingCookie, "", -1)
@@ -253,13 +257,6 @@ func (s *Server) wrongCode(c echo.Context, acct *Account, p pendingLogin, r *fhi
 		}
 		return s.page(c, http.StatusUnauthorized, "login", pageData{Title: "Sign in again", Next: safeNext(p.Next),
 			Error: "Too many codes were not right. Sign in again with your password."})
-	}
-	var err error
-	if r.Data, err = json.Marshal(p); err != nil {
-		return err
-	}
-	if err := s.cfg.Records.PutRecord(ctx, r); err != nil {
-		return err // a racing attempt: refuse this one
 	}
 	return s.codePage(c, http.StatusUnauthorized, acct, p, pageData{Title: "Enter your code: try again", Error: msg})
 }

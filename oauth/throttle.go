@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,6 +39,15 @@ import (
 //
 // The backoff counts are forgotten after failMemory without a failure,
 // the same way for known and unknown usernames.
+//
+// Each attempt is counted as a failure before its password or code is
+// checked, by one compare-and-swap that also decides whether it may go
+// ahead, and is taken back if it succeeds: attempts sent at once see
+// each other, so a burst gets the backoff that attempts one after the
+// other get, and no failure can go uncounted. An attempt told to wait
+// is not counted at all, toward the lock neither: with the backoff,
+// LockAfter counted failures take about a day, so nobody can lock
+// another's account with one burst, while guessing stays capped.
 const (
 	freeAttempts      = 5
 	addrFreeAttempts  = 20
@@ -121,35 +133,113 @@ func (c counter) get(ctx context.Context) (failures, *fhir.Record, error) {
 	return f, r, nil
 }
 
-// fail counts one failure at now and returns the counter as stored.
-// keep, when true, keeps the record until it is cleared (an account's
-// consecutive count); otherwise it expires failMemory after now.
-func (c counter) fail(ctx context.Context, now time.Time, keep bool) (failures, error) {
+// casRetries bounds the compare-and-swap retries of one counter update.
+// Each retry means another update went through, so the bound is met
+// only when that many racing updates land on one counter between a
+// read and a write; the update then fails with errContended.
+const casRetries = 100
+
+// errContended is what an update of a counter fails with after
+// casRetries conflicts. It is ErrThrottled (errors.Is): an attempt whose
+// failure could not be counted first is refused without being checked.
+var errContended = fmt.Errorf("%w (its failure count is too busy to update)", ErrThrottled)
+
+// update reads the counter, lets change decide, and writes what change
+// leaves when it returns true, under compare-and-swap: a racing write
+// makes it read and decide again. change also sets the record's expiry.
+// It returns the counter as read and as written (the same when nothing
+// is written).
+func (c counter) update(ctx context.Context, change func(f *failures, expires *time.Time) bool) (before, after failures, err error) {
 	if c.key == "" {
-		return failures{}, nil
+		return failures{}, failures{}, nil
 	}
-	for range 8 {
+	for range casRetries {
 		f, r, err := c.get(ctx)
 		if err != nil {
-			return f, err
+			return f, f, err
 		}
-		f.Count = f.backoff(now) + 1
-		f.Consecutive++
-		f.Last = now.UTC()
-		data, _ := json.Marshal(f)
 		if r == nil {
 			r = &fhir.Record{Kind: c.kind, Key: c.key}
 		}
-		r.Data, r.Expires = data, f.Last.Add(failMemory)
-		if keep {
-			r.Expires = time.Time{}
+		g := f
+		if !change(&g, &r.Expires) {
+			return f, f, nil
+		}
+		if r.Data, err = json.Marshal(g); err != nil {
+			return f, f, err
 		}
 		err = c.rec.PutRecord(ctx, r)
 		if !errors.Is(err, fhir.ErrVersionConflict) {
-			return f, err
+			return f, g, err
 		}
 	}
-	return failures{}, nil // racing failures were counted instead
+	return failures{}, failures{}, fmt.Errorf("oauth: count %s: %w", c.kind, errContended)
+}
+
+// count adds one failure at now to f. keep, when true, keeps the record
+// until it is cleared (an account's consecutive count); otherwise it
+// expires failMemory after now.
+func count(f *failures, expires *time.Time, now time.Time, keep bool) {
+	f.Count = f.backoff(now) + 1
+	f.Consecutive++
+	f.Last = now.UTC()
+	*expires = f.Last.Add(failMemory)
+	if keep {
+		*expires = time.Time{}
+	}
+}
+
+// fail counts one failure at now and returns the counter as stored.
+func (c counter) fail(ctx context.Context, now time.Time, keep bool) (failures, error) {
+	_, f, err := c.update(ctx, func(f *failures, expires *time.Time) bool {
+		count(f, expires, now, keep)
+		return true
+	})
+	return f, err
+}
+
+// reservation is one attempt counted as a failure before it is checked.
+type reservation struct {
+	c             counter
+	before, after failures // the counter as read, and as written
+}
+
+// reserve counts an attempt at now as a failure before it is checked
+// (keep as for count), unless the counter says it must wait (the first
+// free failures cost nothing): then nothing is written and ok is false.
+// The decision and the write are one compare-and-swap, so of attempts
+// sent at once each sees the ones before it: a burst gets the backoff
+// that attempts one after the other get, and no failure goes uncounted.
+func (c counter) reserve(ctx context.Context, now time.Time, free int, keep bool) (res reservation, ok bool, err error) {
+	res.c = c
+	res.before, res.after, err = c.update(ctx, func(f *failures, expires *time.Time) bool {
+		if ok = !f.waiting(free, now); ok {
+			count(f, expires, now, keep)
+		}
+		return ok
+	})
+	return res, err == nil && (ok || c.key == ""), err
+}
+
+// undo takes back a reservation whose attempt turned out not to fail
+// (or was not checked): the counter as it was when nothing has been
+// written since, else one failure fewer.
+func (r reservation) undo(ctx context.Context) error {
+	if r.c.key == "" {
+		return nil
+	}
+	_, _, err := r.c.update(ctx, func(f *failures, _ *time.Time) bool {
+		switch {
+		case f.Count == 0 && f.Consecutive == 0:
+			return false // cleared or forgotten meanwhile
+		case f.Count == r.after.Count && f.Consecutive == r.after.Consecutive && f.Last.Equal(r.after.Last):
+			*f = r.before
+		default:
+			f.Count, f.Consecutive = max(f.Count-1, 0), max(f.Consecutive-1, 0)
+		}
+		return true
+	})
+	return err
 }
 
 func (c counter) clear(ctx context.Context) error {
@@ -172,62 +262,63 @@ func (as Accounts) addrCounter(path, addr string) counter {
 	return counter{as.Records, kindAddrFail, path + "|" + addr}
 }
 
-// throttled tells whether a sign-in for username (from the address the
-// request context carries, when it carries one) must wait.
-func (as Accounts) throttled(ctx context.Context, username string) (bool, error) {
+// attempt is a password sign-in counted as failed, for its username
+// and its address, before the password is checked.
+type attempt struct{ user, addr reservation }
+
+// reserve counts a sign-in for username (from the address the request
+// context carries, when it carries one) as failed before its password
+// is checked, or fails with ErrThrottled, writing nothing, when it must
+// wait. The same records are read and written whether the username
+// names an account (known) or not; only the record's lifetime differs
+// (an account's consecutive count is kept until cleared).
+//
+// Only attempts the backoff lets through are counted, toward the lock
+// too: a burst of wrong passwords sent at once is mostly answered
+// "wait", so locking an account takes LockAfter attempts spaced by the
+// backoff (about a day), not one burst of a few seconds.
+func (as Accounts) reserve(ctx context.Context, username string, known bool) (attempt, error) {
 	now := as.Now()
-	f, _, err := as.userCounter(username).get(ctx)
+	user, ok, err := as.userCounter(username).reserve(ctx, now, freeAttempts, known)
+	if err == nil && !ok {
+		err = ErrThrottled
+	}
 	if err != nil {
-		return false, err
+		return attempt{}, err
 	}
-	if f.waiting(freeAttempts, now) {
-		return true, nil
+	addr, ok, err := as.addrCounter("pwd", addressFrom(ctx)).reserve(ctx, now, addrFreeAttempts, false)
+	if err == nil && !ok {
+		err = ErrThrottled
 	}
-	a, _, err := as.addrCounter("pwd", addressFrom(ctx)).get(ctx)
 	if err != nil {
-		return false, err
+		// Not checked: not a failure of the username either.
+		return attempt{}, errors.Join(err, user.undo(ctx))
 	}
-	return a.waiting(addrFreeAttempts, now), nil
+	return attempt{user, addr}, nil
 }
 
-// failed counts one more failure of username, and of the address. The
-// same records are read and written whether the username names an
-// account or not; only the record's lifetime differs (an account's
-// consecutive count is kept until cleared).
-func (as Accounts) failed(ctx context.Context, username string) error {
-	now := as.Now()
-	a, err := as.ByUsername(ctx, username)
-	if err != nil && !errors.Is(err, fhir.ErrNotFound) {
-		return err
-	}
-	f, err := as.userCounter(username).fail(ctx, now, a != nil)
-	if err != nil {
-		return err
-	}
-	if a != nil && f.Consecutive == LockAfter {
+// failed reports the lock when this failure, already counted, is the
+// one that locks the account a (nil when the username names none).
+func (as Accounts) failed(ctx context.Context, at attempt, a *Account) {
+	if a != nil && at.user.after.Consecutive == LockAfter {
 		as.reportLocked(ctx, a)
 	}
-	_, err = as.addrCounter("pwd", addressFrom(ctx)).fail(ctx, now, false)
-	return err
 }
 
-// succeeded clears username's count after a right password, unless the
-// account is locked: then the attempt is one more failure, counted as
-// any other (the same records read and written), and fails with
-// ErrLocked. The address's count stays.
-func (as Accounts) succeeded(ctx context.Context, username string) error {
-	c := as.userCounter(username)
-	f, _, err := c.get(ctx)
-	if err != nil {
-		return err
-	}
-	if f.Consecutive >= LockAfter {
-		if err := as.failed(ctx, username); err != nil {
-			return err
-		}
+// succeeded takes back the attempt's failure after a right password:
+// username's count is cleared, the address's is as before (a success
+// does not clear it). When the account was already locked the attempt
+// stays a failure, counted as any other, and fails with ErrLocked.
+func (as Accounts) succeeded(ctx context.Context, username string, at attempt) error {
+	if at.user.before.Consecutive >= LockAfter {
 		return ErrLocked
 	}
-	return c.clear(ctx)
+	if err := at.addr.undo(ctx); err != nil && as.Logger != nil {
+		// The address keeps one failure too many: it errs on the safe
+		// side, and the right password still signs in.
+		as.Logger.WarnContext(ctx, "sign-in address count not taken back", slog.Any("error", err))
+	}
+	return as.userCounter(username).clear(ctx)
 }
 
 // Locked tells whether username's account refuses sign-in after too many
@@ -278,32 +369,35 @@ type codeUse struct {
 // checkCode checks a second-factor code typed on the code page (an
 // authenticator code, a recovery code, or, when fallback is set, a code
 // sent by text message or email), under the per-account code limits,
-// the recovery codes' per-address limit and the account lock:
-// ErrThrottled when the code must wait (it is not checked), ErrBadCode
-// when it is wrong or the account is locked (it is then not checked
-// either, and a recovery or fallback code is not used up).
+// the recovery codes' per-address limit and the account lock, counted
+// before the code is checked: ErrThrottled when the code must wait (it
+// is not checked), ErrBadCode when it is wrong or the account is locked
+// (it is then not checked either, and a recovery or fallback code is
+// not used up).
 func (s *Server) checkCode(c echo.Context, acct *Account, typed string, fallback bool) (codeUse, error) {
 	ctx, now := c.Request().Context(), s.now()
 	recovery := len(normalizeCode(typed)) == 16
-	codes := counter{s.cfg.Records, kindCodeFail, acct.ID}
-	addr := counter{}
+	// The code is counted as wrong before it is checked, as a password is.
+	codes, ok, err := counter{s.cfg.Records, kindCodeFail, acct.ID}.reserve(ctx, now, codeFreeFails, true)
+	if err == nil && !ok {
+		err = ErrThrottled
+	}
+	if err != nil {
+		return codeUse{left: -1}, err
+	}
+	addr := reservation{}
 	if recovery {
-		addr = s.accounts.addrCounter("recovery", c.RealIP())
-	}
-	f, _, err := codes.get(ctx)
-	if err != nil {
-		return codeUse{left: -1}, err
-	}
-	g, _, err := addr.get(ctx)
-	if err != nil {
-		return codeUse{left: -1}, err
-	}
-	if f.waiting(codeFreeFails, now) || g.waiting(recoveryFreeFails, now) {
-		return codeUse{left: -1}, ErrThrottled
+		addr, ok, err = s.accounts.addrCounter("recovery", c.RealIP()).reserve(ctx, now, recoveryFreeFails, false)
+		if err == nil && !ok {
+			err = ErrThrottled
+		}
+		if err != nil {
+			return codeUse{left: -1}, errors.Join(err, codes.undo(ctx))
+		}
 	}
 	use := codeUse{left: -1}
 	switch {
-	case f.Consecutive >= LockAfter:
+	case codes.before.Consecutive >= LockAfter:
 		err = ErrBadCode
 	case recovery:
 		use.left, err = s.accounts.UseRecoveryCode(ctx, acct.ID, typed)
@@ -314,20 +408,40 @@ func (s *Server) checkCode(c echo.Context, acct *Account, typed string, fallback
 		}
 	}
 	if errors.Is(err, ErrBadCode) {
-		f, ferr := codes.fail(ctx, now, true)
-		if f.Consecutive == LockAfter {
+		if codes.after.Consecutive == LockAfter {
 			s.accounts.reportLocked(ctx, acct)
-		}
-		_, aerr := addr.fail(ctx, now, false)
-		if err := errors.Join(ferr, aerr); err != nil {
-			return codeUse{left: -1}, err
 		}
 		return codeUse{left: -1}, ErrBadCode
 	}
 	if err != nil {
-		return codeUse{left: -1}, err
+		return codeUse{left: -1}, err // counted as wrong: a failure to check is no success
 	}
-	return use, codes.clear(ctx)
+	if err := addr.undo(ctx); err != nil {
+		s.log.WarnContext(ctx, "recovery code address count not taken back", slog.Any("error", err))
+	}
+	return use, codes.c.clear(ctx)
+}
+
+// countCode counts one more code on a pending sign-in (p, its record r
+// as read) before the code is checked, under compare-and-swap: of codes
+// posted at once on one pending sign-in only the first is checked, the
+// others are answered ErrThrottled unchecked. Past maxCodeFails the code
+// is not checked (ErrBadCode) and the sign-in ends.
+func (s *Server) countCode(ctx context.Context, r *fhir.Record, p *pendingLogin) error {
+	p.Fails++
+	if p.Fails > maxCodeFails {
+		return ErrBadCode
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	r.Data = data
+	err = s.cfg.Records.PutRecord(ctx, r)
+	if errors.Is(err, fhir.ErrVersionConflict) {
+		return ErrThrottled
+	}
+	return err
 }
 
 // The client's network address, as echo reads it (cmd/fhirserver sets
@@ -354,8 +468,11 @@ func addressFrom(ctx context.Context) string {
 }
 
 // hashing bounds concurrent argon2id evaluations (19 MiB each), so a
-// burst of sign-ins cannot exhaust memory.
-var hashing = make(chan struct{}, 4)
+// burst of sign-ins cannot exhaust memory; hashed counts them.
+var (
+	hashing = make(chan struct{}, 4)
+	hashed  atomic.Int64
+)
 
 func checkPasswordBounded(ctx context.Context, encoded, pw string) (bool, error) {
 	select {
@@ -364,5 +481,6 @@ func checkPasswordBounded(ctx context.Context, encoded, pw string) (bool, error)
 		return false, ctx.Err()
 	}
 	defer func() { <-hashing }()
+	hashed.Add(1)
 	return checkPassword(encoded, pw), nil
 }
