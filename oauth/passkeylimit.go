@@ -11,11 +11,12 @@ import (
 
 const kindPasskeyRate = "passkey.rate"
 
-// Passkey ceremonies are rate-limited per network address, in the store
-// so that every process counts together: each ceremony allows one answer
-// (its session is used up by the first), and an address may start at
-// most passkeyCeremonies of them in passkeyWindow. A person signing in
-// needs one or two; a script guessing needs thousands.
+// Passkey ceremonies are rate-limited per network address (an IPv6
+// address's /64), in the store so that every process counts together:
+// each ceremony allows one answer (its session is used up by the
+// first), and an address may start at most passkeyCeremonies of them in
+// passkeyWindow. A person signing in needs one or two; a script
+// guessing needs thousands.
 const (
 	passkeyCeremonies = 30
 	passkeyWindow     = 10 * time.Minute
@@ -26,10 +27,10 @@ type window struct {
 	Count int       `json:"count"`
 }
 
-// allowCeremony counts one ceremony for addr and tells whether it may go
-// ahead.
+// allowCeremony counts one ceremony for addr (an IPv6 address's /64 as
+// one, limitedNetwork) and tells whether it may go ahead.
 func (s *Server) allowCeremony(ctx context.Context, addr string) (bool, error) {
-	key := "addr|" + addr
+	key := "addr|" + limitedNetwork(addr)
 	for range 5 {
 		now := s.now().UTC()
 		var w window

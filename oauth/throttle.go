@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,7 +23,8 @@ import (
 //   - Per username (known or not, so that throttling tells nothing about
 //     which usernames exist): after freeAttempts consecutive failures each
 //     further attempt must wait twice as long as the last, up to maxDelay.
-//   - Per network address, across usernames: the same growth after
+//   - Per network address (an IPv4 address, an IPv6 /64:
+//     limitedNetwork), across usernames: the same growth after
 //     addrFreeAttempts failures, so one address cannot spray passwords
 //     over many accounts. A success does not clear it (an attacker with
 //     an account of their own could otherwise clear it at will); it is
@@ -259,7 +261,7 @@ func (as Accounts) addrCounter(path, addr string) counter {
 	if addr == "" {
 		return counter{}
 	}
-	return counter{as.Records, kindAddrFail, path + "|" + addr}
+	return counter{as.Records, kindAddrFail, path + "|" + limitedNetwork(addr)}
 }
 
 // attempt is a password sign-in counted as failed, for its username
@@ -465,6 +467,23 @@ func withAddress(ctx context.Context, addr string) context.Context {
 func addressFrom(ctx context.Context) string {
 	a, _ := ctx.Value(addressKey{}).(string)
 	return a
+}
+
+// limitedNetwork is what the per-address limits count an address as:
+// an IPv6 address's /64 (networkOf), since one client commonly holds a
+// whole /64 and may take a fresh address of it for each attempt; an
+// IPv4 address itself, since a /24 holds many unrelated customers
+// behind their own NATs, whom one of them failing would slow down.
+// Anything else is counted as itself.
+func limitedNetwork(addr string) string {
+	ip := net.ParseIP(strings.TrimSpace(addr))
+	switch {
+	case ip == nil:
+		return addr
+	case ip.To4() != nil:
+		return ip.To4().String()
+	}
+	return networkOf(addr)
 }
 
 // hashing bounds concurrent argon2id evaluations (19 MiB each), so a

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -175,7 +176,7 @@ func (m *Main) Open(ctx context.Context) error {
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = ipExtractor(m.Config.TrustedProxies)
+	e.IPExtractor = ipExtractor(m.Config.TrustedProxies, m.Logger)
 	e.HTTPErrorHandler = rest.ErrorHandler(m.Logger)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
@@ -297,10 +298,20 @@ func (m *Main) Close() error {
 // throttling and the audit trail use it): the connection's, unless it
 // comes from one of the trusted proxies, whose X-Forwarded-For is then
 // read from the right, past the trusted hops. With no trusted proxy no
-// header is believed.
-func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+// header is believed, and the first request that carries one logs a
+// warning: behind a proxy every client would share its address.
+func ipExtractor(trusted []*net.IPNet, logger *slog.Logger) echo.IPExtractor {
 	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
+		direct := echo.ExtractIPDirect()
+		var warn sync.Once
+		return func(r *http.Request) string {
+			if r.Header.Get(echo.HeaderXForwardedFor) != "" {
+				warn.Do(func() {
+					logger.Warn("requests carry X-Forwarded-For but no --trusted-proxies is set: the header is ignored, and behind a proxy every client shares its address for the sign-in limits and the audit trail")
+				})
+			}
+			return direct(r)
+		}
 	}
 	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 	for _, n := range trusted {

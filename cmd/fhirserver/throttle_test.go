@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -132,7 +136,7 @@ func TestIPExtractor(t *testing.T) {
 		if !c.trusted {
 			list = nil
 		}
-		e.IPExtractor = ipExtractor(list)
+		e.IPExtractor = ipExtractor(list, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.RemoteAddr = c.remote
 		req.Header.Set("X-Forwarded-For", c.xff)
@@ -143,6 +147,41 @@ func TestIPExtractor(t *testing.T) {
 	for _, bad := range []string{"10.0.0.0/33", "not-an-ip"} {
 		if _, err := parseCIDRs(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestThrottleWarnsOfUntrustedForwardedFor: with no proxy trusted, the
+// first request that carries X-Forwarded-For logs one warning (every
+// client behind that proxy shares its address for the sign-in limits);
+// a trusted proxy's does not.
+func TestThrottleWarnsOfUntrustedForwardedFor(t *testing.T) {
+	trusted, _ := parseCIDRs("10.0.0.0/8")
+	for _, c := range []struct {
+		name    string
+		trusted []*net.IPNet
+		xff     []string
+		want    int
+	}{
+		{"no header: no warning", nil, []string{"", ""}, 0},
+		{"headers, no proxy trusted: one warning", nil, []string{"", "203.0.113.5", "203.0.113.6"}, 1},
+		{"a trusted proxy: no warning", trusted, []string{"203.0.113.5"}, 0},
+	} {
+		var log bytes.Buffer
+		extract := ipExtractor(c.trusted, slog.New(slog.NewJSONHandler(&log, nil)))
+		for _, xff := range c.xff {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = "10.1.2.3:5000"
+			if xff != "" {
+				req.Header.Set("X-Forwarded-For", xff)
+			}
+			extract(req)
+		}
+		if got := strings.Count(log.String(), "--trusted-proxies"); got != c.want {
+			t.Errorf("%s: %d warnings, want %d:\n%s", c.name, got, c.want, log.String())
+		}
+		if strings.Contains(log.String(), "203.0.113") {
+			t.Errorf("%s: the warning holds a client address", c.name)
 		}
 	}
 }
