@@ -102,10 +102,14 @@ func (r StepUpRule) stepUp(who *fhir.Principal) *StepUp {
 	return &StepUp{Labels: r.Labels, ACR: r.Ask, MaxAge: r.MaxAge, Reason: reason}
 }
 
-// Needs reports whether res carries one of the labels. Stored JSON is
-// what the client sent, so only a sound shortcut is taken: a document
-// holds a "security" key only if those bytes, or a \u escape, are in it;
-// anything else is parsed.
+// Needs reports whether res carries one of the labels in meta.security.
+// It runs for every resource shown to a user whose sign-in is not recent,
+// so it reads only what it must: stored JSON is what the client sent, and
+// a document holds a "security" key only if those bytes, or a \u escape,
+// are in it; when one may, the document is walked without being decoded
+// (see members), and only meta.security's codings are. Keys are matched
+// as FHIR JSON and the index extractor read them, case and all; what
+// cannot be read is taken as labelled.
 func (s *StepUp) Needs(res *fhir.Resource) bool {
 	if s == nil || res == nil || len(res.JSON) == 0 {
 		return false
@@ -113,21 +117,28 @@ func (s *StepUp) Needs(res *fhir.Resource) bool {
 	if !bytes.Contains(res.JSON, []byte("security")) && !bytes.Contains(res.JSON, []byte(`\u`)) {
 		return false
 	}
-	var doc struct {
-		Meta struct {
-			Security []struct {
-				System string `json:"system"`
-				Code   string `json:"code"`
-			} `json:"security"`
-		} `json:"meta"`
-	}
-	if json.Unmarshal(res.JSON, &doc) != nil {
-		return true // what cannot be read is not shown without it
-	}
-	for _, c := range doc.Meta.Security {
-		if slices.Contains(s.Labels, Label{c.System, c.Code}) {
+	labelled := false
+	security := func(key, value []byte) bool {
+		if !keyIs(key, "security") {
 			return true
 		}
+		var codings []struct {
+			System string `json:"system"`
+			Code   string `json:"code"`
+		}
+		if json.Unmarshal(value, &codings) != nil {
+			labelled = true
+		}
+		for _, c := range codings {
+			labelled = labelled || slices.Contains(s.Labels, Label{c.System, c.Code})
+		}
+		return !labelled
 	}
-	return false
+	ok := members(res.JSON, func(key, value []byte) bool {
+		if keyIs(key, "meta") && !members(value, security) {
+			labelled = true
+		}
+		return !labelled
+	})
+	return labelled || !ok
 }

@@ -2,6 +2,8 @@ package consent
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -87,4 +89,86 @@ func TestDecideStepUp(t *testing.T) {
 	if d := decide(backend, r, "Observation"); !d.Permit || d.StepUp != nil {
 		t.Errorf("backend service: %+v", d)
 	}
+}
+
+// neededByDecoding is what Needs answers, found by decoding the whole
+// document as FHIR JSON: the reference its shortcuts must agree with. ok
+// is false when the document is not an object with meta.security codings.
+func neededByDecoding(s *StepUp, raw []byte) (labelled, ok bool) {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil || keys == nil {
+		return false, false
+	}
+	meta, found := keys["meta"]
+	if !found {
+		return false, true
+	}
+	var metaKeys map[string]json.RawMessage
+	if json.Unmarshal(meta, &metaKeys) != nil || metaKeys == nil {
+		return false, false
+	}
+	var codings []struct{ System, Code string }
+	if sec, found := metaKeys["security"]; found && json.Unmarshal(sec, &codings) != nil {
+		return false, false
+	}
+	for _, c := range codings {
+		if slices.Contains(s.Labels, Label{c.System, c.Code}) {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+var needsCases = []struct {
+	name, doc string
+	want      bool
+}{
+	{"no meta", `{"resourceType":"Observation","status":"final"}`, false},
+	{"labelled R", `{"resourceType":"Observation","meta":{"security":[{"system":"` + SystemConfidentiality + `","code":"R"}]}}`, true},
+	{"labelled N only", `{"resourceType":"Observation","meta":{"security":[{"system":"` + SystemConfidentiality + `","code":"N"}]}}`, false},
+	{"R of another system", `{"meta":{"security":[{"system":"urn:other","code":"R"}]}}`, false},
+	{"meta last, after an escaped narrative", `{"text":{"div":"\u003cdiv\u003e\"meta\":{}\u003c/div\u003e"},"n":[1,2.5e3,true,null,{"a":[]}],` +
+		`"meta":{"security":[{"system":"` + SystemConfidentiality + `","code":"V"}]}}`, true},
+	{"an escaped narrative, no label", "{\"text\":{\"div\":\"\\u003cdiv\\u003esecurity\\\\\\u003c/div\\u003e\"},\n \"meta\" : { \"versionId\" : \"1\" } }", false},
+	{"escaped meta key", `{"\u006deta":{"security":[{"system":"` + SystemConfidentiality + `","code":"R"}]}}`, true},
+	{"escaped security key and code", `{"meta":{"\u0073ecurity":[{"system":"` + SystemConfidentiality + `","code":"\u0052"}]}}`, true},
+	{"meta in another case, not FHIR's", `{"Meta":{"security":[{"system":"` + SystemConfidentiality + `","code":"R"}]}}`, false},
+	{"security in another case, not FHIR's", `{"meta":{"Security":[{"system":"` + SystemConfidentiality + `","code":"R"}]}}`, false},
+	{"a label after one that is not", `{"meta":{"security":[{"system":"urn:x","code":"a"},{"system":"` + SystemConfidentiality + `","code":"V"}]}}`, true},
+	{"a label in a contained resource only", `{"contained":[{"meta":{"security":[{"system":"` + SystemConfidentiality + `","code":"R"}]}}],"meta":{}}`, false},
+	{"a label in a string", `{"note":[{"text":"{\"meta\":{\"security\":[{\"system\":\"` + SystemConfidentiality + `\",\"code\":\"R\"}]}}"}]}`, false},
+	{"meta that is not an object", `{"meta":"security"}`, true},
+	{"not an object", `["security"]`, true},
+	{"not JSON", `{"meta":{"security":[`, true},
+}
+
+func TestNeeds(t *testing.T) {
+	s := &StepUp{Labels: DefaultStepUpLabels}
+	for _, c := range needsCases {
+		r := &fhir.Resource{JSON: []byte(c.doc)}
+		if got := s.Needs(r); got != c.want {
+			t.Errorf("%s: Needs = %v, want %v", c.name, got, c.want)
+		}
+		if want, ok := neededByDecoding(s, r.JSON); ok && want != c.want {
+			t.Errorf("%s: decoding the whole document answers otherwise", c.name)
+		}
+	}
+	if s.Needs(benchObservation("")) || !s.Needs(benchObservation("R")) {
+		t.Error("the benchmark's Observation")
+	}
+}
+
+// FuzzNeeds: a document that decoding it whole finds labelled is
+// labelled for Needs too.
+func FuzzNeeds(f *testing.F) {
+	for _, c := range needsCases {
+		f.Add(c.doc)
+	}
+	s := &StepUp{Labels: DefaultStepUpLabels}
+	f.Fuzz(func(t *testing.T, doc string) {
+		raw := []byte(doc)
+		if labelled, _ := neededByDecoding(s, raw); labelled && !s.Needs(&fhir.Resource{JSON: raw}) {
+			t.Errorf("Needs misses the label of %s", raw)
+		}
+	})
 }

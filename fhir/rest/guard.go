@@ -128,6 +128,11 @@ func (g *gate) decide(op consent.Interaction, r *fhir.Resource, stored bool) err
 	if err != nil || d.Limits == nil && d.StepUp == nil {
 		return err
 	}
+	if r.Deleted && d.Limits == nil && showsOnly(op) {
+		// Under the step-up rule alone, a deletion read shows no content:
+		// nothing to decide, and no earlier version to look for.
+		return nil
+	}
 	live, err := g.h.lastContent(g.ctx, r)
 	if err != nil {
 		return err
@@ -199,6 +204,18 @@ func (g *gate) labelledLater(op consent.Interaction, s *consent.StepUp, r *fhir.
 		return g.insufficient(s)
 	}
 	return nil
+}
+
+// showsOnly reports whether op shows the one version it is about, and
+// nothing of the resource's other versions: a read, a vread, a search.
+// (A write replaces the resource's content, and an instance history shows
+// its earlier versions: a deletion's last content decides those.)
+func showsOnly(op consent.Interaction) bool {
+	switch op {
+	case consent.Read, consent.VRead, consent.SearchType, consent.SearchSystem:
+		return true
+	}
+	return false
 }
 
 // insufficient is the answer to a labelled resource whose principal's

@@ -76,5 +76,10 @@ func TestStepUpOlderVersionsOfALabelledResource(t *testing.T) {
 			}
 			wantStepUp(t, s.doAs(stale, "GET", v1, ""), "A more recent sign-in is required")
 		})
+		t.Run("the read of the deletion shows nothing: 410 for staff, whose access has no limit", func(t *testing.T) {
+			staff := token("", "user/*.rs")
+			staff.ACR, staff.AuthTime = acrStrong, stepUpNow.Add(-time.Hour)
+			wantStatus(t, s.doAs(staff, "GET", "/fhir/Observation/"+id, ""), http.StatusGone)
+		})
 	})
 }
