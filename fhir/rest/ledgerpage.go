@@ -19,7 +19,9 @@ func asOf(typ string, values url.Values, now time.Time) url.Values {
 		return values
 	}
 	values = cloneValues(values)
-	values.Add(fhir.LedgerDateParam(typ), "lt"+now.UTC().Add(time.Millisecond).Truncate(time.Millisecond).Format(fhir.InstantFormat))
+	// Before the millisecond of the first page: an event recorded in it,
+	// before or after the page, shows on the next search instead.
+	values.Add(fhir.LedgerDateParam(typ), "lt"+now.UTC().Truncate(time.Millisecond).Format(fhir.InstantFormat))
 	return values
 }
 
