@@ -87,7 +87,9 @@ func (l logins) current(c echo.Context) (*Login, error) {
 	}
 	lg.key, lg.rev = key, r.Rev
 	now := l.now().UTC()
-	if now.Sub(lg.LastSeen) > l.idle {
+	// The absolute limit is the record's expiry too; checked here as well
+	// so that it holds by this server's clock, whatever the store's.
+	if now.Sub(lg.LastSeen) > l.idle || (l.absolute > 0 && now.Sub(lg.Created) >= l.absolute) {
 		_ = l.rec.DeleteRecord(ctx, kindLogin, key)
 		return nil, nil
 	}
