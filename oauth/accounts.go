@@ -206,7 +206,7 @@ func (as Accounts) Disable(ctx context.Context, username string) error {
 // concurrent writer got there first), then ends its sessions and tokens.
 // It returns the account once changed, even when ending them failed.
 func (as Accounts) changeAndRevoke(ctx context.Context, username string, change func(*Account)) (*Account, error) {
-	for {
+	for range maxRetries {
 		a, err := as.ByUsername(ctx, username)
 		if err != nil {
 			return nil, err
@@ -225,6 +225,7 @@ func (as Accounts) changeAndRevoke(ctx context.Context, username string, change 
 		}
 		return a, nil
 	}
+	return nil, errBusy
 }
 
 // dummyHash is verified against when the username is unknown, so that
@@ -356,7 +357,7 @@ func (as Accounts) SetContact(ctx context.Context, username string, phone, email
 			return nil, nil, err
 		}
 	}
-	for {
+	for range maxRetries {
 		a, err := as.ByUsername(ctx, username)
 		if err != nil {
 			return nil, nil, err
@@ -377,4 +378,5 @@ func (as Accounts) SetContact(ctx context.Context, username string, phone, email
 		}
 		return &old, a, nil
 	}
+	return nil, nil, errBusy
 }

@@ -175,7 +175,8 @@ func (s *Server) sendFallback(ctx context.Context, acct *Account, dest destinati
 	if err != nil {
 		return err
 	}
-	for {
+	stored := false
+	for range maxRetries {
 		r, err := s.cfg.Records.GetRecord(ctx, kindFallback, acct.ID)
 		if errors.Is(err, fhir.ErrNotFound) {
 			r = &fhir.Record{Kind: kindFallback, Key: acct.ID}
@@ -190,7 +191,11 @@ func (s *Server) sendFallback(ctx context.Context, acct *Account, dest destinati
 		if err != nil {
 			return err
 		}
+		stored = true
 		break
+	}
+	if !stored {
+		return errBusy
 	}
 	if err := s.cfg.Sender.Send(ctx, Message{Channel: dest.Channel, To: dest.To, Text: fmt.Sprintf(fallbackText, code)}); err != nil {
 		_ = s.cfg.Records.DeleteRecord(ctx, kindFallback, acct.ID)

@@ -49,7 +49,7 @@ func (as Accounts) NewRecoveryCodes(ctx context.Context, username string) ([]str
 		codes[i] = newRecoveryCode()
 		hashes[i] = hashCode(codes[i])
 	}
-	for {
+	for range maxRetries {
 		a, err := as.ByUsername(ctx, username)
 		if err != nil {
 			return nil, err
@@ -61,13 +61,14 @@ func (as Accounts) NewRecoveryCodes(ctx context.Context, username string) ([]str
 		}
 		return codes, err
 	}
+	return nil, errBusy
 }
 
 // UseRecoveryCode accepts one of an account's recovery codes once, and
 // returns how many remain.
 func (as Accounts) UseRecoveryCode(ctx context.Context, accountID, code string) (int, error) {
 	want := hashCode(code)
-	for {
+	for range maxRetries {
 		a, err := as.Get(ctx, accountID)
 		if err != nil {
 			return 0, err
@@ -91,6 +92,7 @@ func (as Accounts) UseRecoveryCode(ctx context.Context, accountID, code string) 
 		}
 		return len(a.Recovery), err
 	}
+	return 0, errBusy
 }
 
 // mayChangeFactors tells whether a sign-in session may change how its

@@ -80,3 +80,45 @@ func TestConflictRetriesAreBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountWritesGiveUpUnderConflicts: every read-modify-write of an
+// account (recovery codes made and used, an authenticator code's step,
+// a change that ends sessions, new contact details) stops with errBusy
+// after maxRetries conflicts in a row instead of spinning.
+func TestAccountWritesGiveUpUnderConflicts(t *testing.T) {
+	st, err := sqlitestore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	plain := Accounts{Records: st, Now: time.Now}
+	a, err := plain.Add(ctx, "eve", "patient", "Patient/p1", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, err := plain.NewRecoveryCodes(ctx, "eve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone := "+15555550123"
+	for name, write := range map[string]func(Accounts) error{
+		"new recovery codes": func(as Accounts) error { _, err := as.NewRecoveryCodes(ctx, "eve"); return err },
+		"a recovery code used": func(as Accounts) error { _, err := as.UseRecoveryCode(ctx, a.ID, codes[0]); return err },
+		"a changed account": func(as Accounts) error {
+			_, err := as.changeAndRevoke(ctx, "eve", func(*Account) {})
+			return err
+		},
+		"new contact details": func(as Accounts) error { _, _, err := as.SetContact(ctx, "eve", &phone, nil); return err },
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := &alwaysChanged{Records: st, kind: kindAccount}
+			if err := within(t, func() error { return write(Accounts{Records: rec, Now: time.Now}) }); !errors.Is(err, errBusy) {
+				t.Errorf("%v, want errBusy", err)
+			}
+			if n := rec.writes.Load(); n != maxRetries {
+				t.Errorf("%d writes tried, want %d", n, maxRetries)
+			}
+		})
+	}
+}

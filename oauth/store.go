@@ -172,7 +172,7 @@ func principalOf(req fosite.Requester) *fhir.Principal {
 }
 
 func (s *storage) deactivate(ctx context.Context, kind, key string) error {
-	for {
+	for range maxRetries {
 		r, err := s.rec.GetRecord(ctx, kind, key)
 		if errors.Is(err, fhir.ErrNotFound) {
 			return fosite.ErrNotFound
@@ -196,6 +196,7 @@ func (s *storage) deactivate(ctx context.Context, kind, key string) error {
 		}
 		return err
 	}
+	return errBusy
 }
 
 func (s *storage) deleteKey(ctx context.Context, kind, key string) error {

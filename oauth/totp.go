@@ -62,7 +62,7 @@ func totpStep(secret, code string, now time.Time) int64 {
 // VerifyTOTP checks a code for an account and records its step, so the
 // same code (or an older one) is refused from then on, in every process.
 func (as Accounts) VerifyTOTP(ctx context.Context, accountID, code string) error {
-	for {
+	for range maxRetries {
 		a, err := as.Get(ctx, accountID)
 		if err != nil {
 			return err
@@ -81,4 +81,5 @@ func (as Accounts) VerifyTOTP(ctx context.Context, accountID, code string) error
 		}
 		return err
 	}
+	return errBusy
 }
