@@ -103,7 +103,7 @@ func TestAccountWritesGiveUpUnderConflicts(t *testing.T) {
 	}
 	phone := "+15555550123"
 	for name, write := range map[string]func(Accounts) error{
-		"new recovery codes": func(as Accounts) error { _, err := as.NewRecoveryCodes(ctx, "eve"); return err },
+		"new recovery codes":   func(as Accounts) error { _, err := as.NewRecoveryCodes(ctx, "eve"); return err },
 		"a recovery code used": func(as Accounts) error { _, err := as.UseRecoveryCode(ctx, a.ID, codes[0]); return err },
 		"a changed account": func(as Accounts) error {
 			_, err := as.changeAndRevoke(ctx, "eve", func(*Account) {})
