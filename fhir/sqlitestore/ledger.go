@@ -348,8 +348,7 @@ func searchLedger(ctx context.Context, db querier, q fhir.Query, counting bool) 
 	case driver >= 0:
 		// Several keys: the entries of any (an entry may have two of
 		// them: a patient who is both agent and entity), each once.
-		b.add("SELECT "+cols+" FROM ledger l WHERE l.seq IN (SELECT d.seq FROM ledger_key d WHERE d.k IN ("+marks(len(keys[driver]))+")",
-			anys(keys[driver])...)
+		b.add("SELECT "+cols+" FROM ledger l WHERE l.seq IN (SELECT d.seq FROM ledger_key d WHERE").in(" d.k", keys[driver])
 		lowBounds(b, "d", from, to)
 		b.add(") AND l.type = ?", q.Type)
 	default:
@@ -357,13 +356,13 @@ func searchLedger(ctx context.Context, db querier, q fhir.Query, counting bool) 
 		lowBounds(b, "l", from, to)
 	}
 	if len(lq.IDs) > 0 {
-		b.add(" AND l.id IN ("+marks(len(lq.IDs))+")", anys(lq.IDs)...)
+		b.in(" AND l.id", lq.IDs)
 	}
 	for i, ks := range keys {
 		if i == driver {
 			continue
 		}
-		b.add(" AND EXISTS (SELECT 1 FROM ledger_key x WHERE x.k IN ("+marks(len(ks))+") AND x.low = l.low AND x.seq = l.seq)", anys(ks)...)
+		b.add(" AND EXISTS (SELECT 1 FROM ledger_key x WHERE").in(" x.k", ks).add(" AND x.low = l.low AND x.seq = l.seq)")
 	}
 	for _, alts := range lq.Dates {
 		var arms []*sqlBuf

@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -382,21 +381,8 @@ func (p *plan) matches(b *sqlBuf) {
 	}
 }
 
-// maxInlineIDs is the longest id list written as parameters.
-const maxInlineIDs = 200
-
 func (p *plan) idsCond(b *sqlBuf) {
-	ids := p.q.IDs
-	switch {
-	case len(ids) > maxInlineIDs:
-		// One JSON array instead of thousands of parameters, which SQLite
-		// caps.
-		list, _ := json.Marshal(ids) // strings always marshal
-		b.add(" AND r.id IN (SELECT value FROM json_each(?))", string(list))
-	case len(ids) > 0:
-		b.add(" AND r.id IN (?" + strings.Repeat(", ?", len(ids)-1) + ")")
-		for _, id := range ids {
-			b.args = append(b.args, id)
-		}
+	if len(p.q.IDs) > 0 {
+		b.in(" AND r.id", p.q.IDs)
 	}
 }

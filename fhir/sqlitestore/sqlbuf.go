@@ -1,6 +1,9 @@
 package sqlitestore
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // sqlBuf is SQL text and its arguments, in order. Values always go in as
 // arguments: the text holds only the query's structure (table and column
@@ -47,4 +50,21 @@ func or(fs []*sqlBuf) *sqlBuf {
 		b.add("(").addBuf(f).add(")")
 	}
 	return b.add(")")
+}
+
+// maxInlineIDs is the longest list written as parameters.
+const maxInlineIDs = 200
+
+// in adds "expr IN (...)" over vals: parameters for a short list, one
+// JSON array for a long one (SQLite caps the parameters of a statement).
+func (b *sqlBuf) in(expr string, vals []string) *sqlBuf {
+	if len(vals) > maxInlineIDs {
+		list, _ := json.Marshal(vals) // strings always marshal
+		return b.add(expr+" IN (SELECT value FROM json_each(?))", string(list))
+	}
+	b.add(expr + " IN (?" + strings.Repeat(", ?", len(vals)-1) + ")")
+	for _, v := range vals {
+		b.args = append(b.args, v)
+	}
+	return b
 }
