@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/oncofhir/oncofhir/fhir"
 )
@@ -136,22 +137,13 @@ func (m *markers) prepare(ev *Event) (*prepared, error) {
 	if !fhir.ValidID(id) {
 		return nil, fmt.Errorf("audit: an AuditEvent id must be a FHIR id, got %d characters", len(id))
 	}
-	b, err := res.MarshalJSON() // not json.Marshal, which would compact it all again
-	if err != nil {
-		return nil, fmt.Errorf("audit: marshal AuditEvent %s: %w", id, err)
-	}
-	ms, buf, err := canonicalMembers(b)
+	ms, buf, meta, err := m.members(&res)
 	if err != nil {
 		return nil, fmt.Errorf("audit: AuditEvent %s: %w", id, err)
 	}
-	var meta []byte
 	kept, ext := ms[:0], -1
 	for _, mb := range ms {
-		switch mb.name {
-		case "meta":
-			meta = buf[mb.start:mb.end]
-			continue
-		case "extension":
+		if mb.name == "extension" {
 			ext = len(kept)
 		}
 		kept = append(kept, mb)
@@ -189,9 +181,6 @@ func (m *markers) prepare(ev *Event) (*prepared, error) {
 	if p.canon, err = m.cut(canon, slotChain, slotSeq, slotPrev, slotHash); err != nil {
 		return nil, err
 	}
-	if meta, err = m.storedMeta(meta); err != nil {
-		return nil, fmt.Errorf("audit: AuditEvent %s: %w", id, err)
-	}
 	stored := writeStored(make([]byte, 0, len(canon)+len(meta)+16), kept, buf, meta)
 	if p.stored, err = m.cut(stored, slotChain, slotSeq, slotPrev, slotHash, slotTime); err != nil {
 		return nil, err
@@ -199,8 +188,51 @@ func (m *markers) prepare(ev *Event) (*prepared, error) {
 	return p, nil
 }
 
-// storedMeta is the builder's meta, if any, with versionId 1 and a slot
-// for lastUpdated.
+// members returns the members of res but meta, each in canonical form,
+// and the meta to store: the builder's, if any, with versionId 1 and a
+// slot for lastUpdated. They are written straight from the struct
+// (encode.go), or where its plan does not reach, read back from its JSON.
+func (m *markers) members(res *models.AuditEvent) ([]member, []byte, []byte, error) {
+	stored := models.Meta{VersionId: ptr("1"), LastUpdated: ptr(m.s[slotTime])}
+	if res.Meta != nil {
+		stored = *res.Meta
+		stored.VersionId, stored.LastUpdated = ptr("1"), ptr(m.s[slotTime])
+	}
+	bare := *res
+	bare.Meta = nil
+	ms, buf, err := auditEventMembers(&bare)
+	if err == nil {
+		var meta []byte
+		if meta, err = canonicalMeta(&stored); err == nil {
+			return ms, buf, meta, nil
+		}
+	}
+	if !errors.Is(err, errNoPlan) {
+		return nil, nil, nil, err
+	}
+	b, err := res.MarshalJSON() // not json.Marshal, which would compact it all again
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ms, buf, err = canonicalMembers(b); err != nil {
+		return nil, nil, nil, err
+	}
+	var meta []byte
+	kept := ms[:0]
+	for _, mb := range ms {
+		if mb.name == "meta" {
+			meta = buf[mb.start:mb.end]
+			continue
+		}
+		kept = append(kept, mb)
+	}
+	if meta, err = m.storedMeta(meta); err != nil {
+		return nil, nil, nil, err
+	}
+	return kept, buf, meta, nil
+}
+
+// storedMeta is meta (JSON) with versionId 1 and a slot for lastUpdated.
 func (m *markers) storedMeta(meta []byte) ([]byte, error) {
 	if meta == nil {
 		return []byte(`{"lastUpdated":"` + m.s[slotTime] + `","versionId":"1"}`), nil
