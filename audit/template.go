@@ -17,9 +17,10 @@ import (
 
 // Preparing an event.
 //
-// Most of the work of recording an event (marshalling the AuditEvent,
-// decoding it again to build its canonical form, encoding that and the
-// stored JSON) does not depend on its place in the chain. Record does it
+// Most of the work of recording an event (writing the canonical form of
+// each member of the AuditEvent, see encode.go, and from them the
+// canonical form and the stored JSON) does not depend on its place in the
+// chain. Record does it
 // in the caller's goroutine, in parallel with every other caller, and
 // leaves slots where the chain values go: a random marker string, unique
 // to the Recorder, stands in for each value while encoding, and the
