@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oncofhir/oncofhir/fhir"
 	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
-// recordsForTest is an embedded store in a temporary directory.
-func recordsForTest(t *testing.T) fhir.Records {
+// storeForTest is an embedded store in a temporary directory, closed
+// when the test ends.
+func storeForTest(t *testing.T) *sqlitestore.Store {
 	t.Helper()
 	st, err := sqlitestore.Open(t.TempDir())
 	if err != nil {
@@ -86,7 +86,7 @@ func TestMalformedPasswordHashNeverVerifies(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	ctx := context.Background()
 	var revoked []string
-	as := Accounts{Records: recordsForTest(t), Now: time.Now, Revoke: func(_ context.Context, id string) error {
+	as := Accounts{Records: storeForTest(t), Now: time.Now, Revoke: func(_ context.Context, id string) error {
 		revoked = append(revoked, id)
 		return nil
 	}}

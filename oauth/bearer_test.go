@@ -12,17 +12,12 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/oncofhir/oncofhir/fhir"
-	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
 // TestBearerRefusesExpiredAndUnknownTokens: the token check against an
 // injected clock.
 func TestBearerRefusesExpiredAndUnknownTokens(t *testing.T) {
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	now := time.Now()
 	clock := func() time.Time { return now }
 	ctx := context.Background()

@@ -19,8 +19,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/ory/fosite"
-
-	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
 func TestMaxAge(t *testing.T) {
@@ -155,11 +153,7 @@ func signedAssertion(t *testing.T, key crypto.Signer, kid string, alg jose.Signa
 // authentication, one case per way in.
 func TestAuthenticateClient(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	s, err := New(ctx, Config{BaseURL: "http://localhost:8080/fhir", Records: st, Store: st})
 	if err != nil {
 		t.Fatal(err)

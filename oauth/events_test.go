@@ -105,11 +105,7 @@ type eventsServer struct {
 func startEvents(t *testing.T) *eventsServer {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
@@ -349,7 +345,7 @@ func TestRegistryEvents(t *testing.T) {
 	for _, failing := range []bool{false, true} {
 		rec := &recorder{}
 		rec.failing.Store(failing)
-		st := recordsForTest(t)
+		st := storeForTest(t)
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 		clients := Clients{Records: st, Now: time.Now, Events: rec, Logger: quiet}
 		accounts := Accounts{Records: st, Now: time.Now, Events: rec, Logger: quiet}

@@ -48,7 +48,7 @@ func signerKid(t *testing.T, k Keys) string {
 // retired is published; the signing key cannot be retired.
 func TestKeyLifecycle(t *testing.T) {
 	ctx := context.Background()
-	k := Keys{Records: recordsForTest(t), Now: clock()}
+	k := Keys{Records: storeForTest(t), Now: clock()}
 	if err := k.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestKeyLifecycle(t *testing.T) {
 // and tokens with the same secret, made once.
 func TestTokenSecretIsShared(t *testing.T) {
 	ctx := context.Background()
-	rec := recordsForTest(t)
+	rec := storeForTest(t)
 	a, err := hmacSecret(ctx, rec)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestTokenSecretIsShared(t *testing.T) {
 	if len(a) != 32 || !bytes.Equal(a, b) {
 		t.Errorf("secrets %x and %x", a, b)
 	}
-	c, _ := hmacSecret(ctx, recordsForTest(t))
+	c, _ := hmacSecret(ctx, storeForTest(t))
 	if bytes.Equal(a, c) {
 		t.Error("two stores share a secret")
 	}

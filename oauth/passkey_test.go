@@ -18,8 +18,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-
-	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
 // testClock is a settable time for the server under test.
@@ -52,11 +50,7 @@ type passkeyServer struct {
 func startPasskeys(t *testing.T) *passkeyServer {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

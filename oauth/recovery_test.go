@@ -6,19 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
 // TestRecoveryCodesWorkOnceEach: ten codes of 80 bits, kept hashed; each
 // signs in once (typed with or without dashes and capitals); making new
 // ones ends the old.
 func TestRecoveryCodesWorkOnceEach(t *testing.T) {
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	as := Accounts{Records: st, Now: time.Now}
 	ctx := context.Background()
 	a, err := as.Add(ctx, "ann", "patient", "Patient/p1", "correct horse battery")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/oncofhir/oncofhir/fhir"
-	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
 // alwaysChanged answers every write of kind with a version conflict, as
@@ -44,11 +43,7 @@ func within(t *testing.T, f func() error) error {
 // TestConflictRetriesAreBounded: marking a session deferred and counting
 // a deferral give up with an error after a few conflicts in a row.
 func TestConflictRetriesAreBounded(t *testing.T) {
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	ctx := context.Background()
 
 	t.Run("deferral counted on the account", func(t *testing.T) {
@@ -86,11 +81,7 @@ func TestConflictRetriesAreBounded(t *testing.T) {
 // a change that ends sessions, new contact details) stops with errBusy
 // after maxRetries conflicts in a row instead of spinning.
 func TestAccountWritesGiveUpUnderConflicts(t *testing.T) {
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	ctx := context.Background()
 	plain := Accounts{Records: st, Now: time.Now}
 	a, err := plain.Add(ctx, "eve", "patient", "Patient/p1", "correct horse battery")

@@ -20,18 +20,13 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/oncofhir/oncofhir/fhir"
-	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
 // throttleAccounts is an account registry on a fresh store with a clock
 // the test moves, reporting to rec, with ann (a patient) in it.
 func throttleAccounts(t *testing.T) (Accounts, *time.Time, *recorder) {
 	t.Helper()
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	rec := &recorder{}
 	as := Accounts{Records: st, Now: func() time.Time { return now }, Events: rec,
@@ -333,11 +328,7 @@ type codeServer struct {
 func startCodes(t *testing.T, users ...string) *codeServer {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)

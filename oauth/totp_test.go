@@ -8,19 +8,13 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
-
-	"github.com/oncofhir/oncofhir/fhir/sqlitestore"
 )
 
 // TestTOTPAcceptsEachStepOnce: a code of the current step (or one step
 // either way) is accepted once; that code again, or an older step's, is
 // refused; a wrong code is refused.
 func TestTOTPAcceptsEachStepOnce(t *testing.T) {
-	st, err := sqlitestore.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storeForTest(t)
 	now := time.Date(2026, 11, 26, 10, 0, 10, 0, time.UTC)
 	as := Accounts{Records: st, Now: func() time.Time { return now }}
 	ctx := context.Background()
