@@ -302,10 +302,13 @@ func (r *Recorder) unit(batch []*recordRequest) {
 		return
 	}
 	c.seq, c.hash = seq, prev
-	answer(nil)
+	// A checkpoint due by count is written before the callers are
+	// answered, so that it bears the time of the events it covers (once
+	// in CheckpointEvents events; its failure is logged, not theirs).
 	if c.seq-c.cpSeq >= int64(r.cfg.CheckpointEvents) {
 		r.checkpointLogged(c, false)
 	}
+	answer(nil)
 }
 
 // abandon leaves the chain after a failed unit of work: its head is
