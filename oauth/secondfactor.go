@@ -177,6 +177,11 @@ func (s *Server) codePost(c echo.Context) error {
 	// Every code posted counts toward the pending sign-in's limit before
 	// it is checked (throttle.go).
 	use, err := codeUse{left: -1}, s.countCode(ctx, r, &p)
+	if errors.Is(err, ErrBadCode) {
+		// Past the limit, read before another code ended the sign-in:
+		// the code is not checked, and the audit trail says so.
+		return s.wrongCode(c, acct, p, r, "code not checked: too many on this sign-in", "")
+	}
 	if err == nil && p.PasskeyAsked && len(normalizeCode(typed)) != recoveryCodeLen {
 		// Asked for the passkey: only a recovery code stands in for it
 		// (not checked otherwise, so nothing is learnt of the app's code).

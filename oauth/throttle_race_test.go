@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/oncofhir/oncofhir/fhir"
 )
 
 // burst runs n sign-ins of user at once, from addr, and counts the
@@ -143,24 +146,38 @@ func postCodes(cs *codeServer, bs []*browser, pages []string, code string) []int
 	return statuses
 }
 
-// checkedCodes counts the codes that were checked (not answered "wait"),
-// and fails on an answer that is neither. With ended, a code may also
-// find its pending sign-in already ended by the others (400, the
-// sign-in page again): that one was not checked either.
-func checkedCodes(t *testing.T, statuses []int, ended bool) int {
+// answeredCodes fails on an answer to a wrong code that is none of:
+// 401 (wrong, or past the pending sign-in's limit: sign in again), 429
+// (wait, unchecked) and, with ended, 400 (the pending sign-in was
+// already ended by the others: the sign-in page again).
+func answeredCodes(t *testing.T, statuses []int, ended bool) {
 	t.Helper()
-	n := 0
 	for _, s := range statuses {
 		switch {
-		case s == http.StatusTooManyRequests:
+		case s == http.StatusTooManyRequests, s == http.StatusUnauthorized:
 		case s == http.StatusBadRequest && ended:
-		case s == http.StatusUnauthorized:
-			n++
 		default:
 			t.Errorf("a wrong code answered %d", s)
 		}
 	}
-	return n
+}
+
+// checkedCodes is how many codes were checked against the account of
+// username: the account's code counter counts each one before it is
+// checked, and only then (throttle.go). The answers cannot tell: a code
+// past a pending sign-in's limit is answered 401 unchecked.
+func checkedCodes(t *testing.T, cs *codeServer, username string) int {
+	t.Helper()
+	ctx := context.Background()
+	a, err := cs.accounts.ByUsername(ctx, username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := counter{cs.cfg.Records, kindCodeFail, a.ID}.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Consecutive
 }
 
 // TestCodeGuessesInParallelLimited: wrong codes posted all at once on
@@ -176,16 +193,18 @@ func TestCodeGuessesInParallelLimited(t *testing.T) {
 	for i := range bs {
 		bs[i], pages[i] = b, page
 	}
-	if n := checkedCodes(t, postCodes(cs, bs, pages, "000000"), true); n > maxCodeFails {
-		t.Errorf("30 codes at once on one pending sign-in: %d checked, want at most %d", n, maxCodeFails)
+	answeredCodes(t, postCodes(cs, bs, pages, "000000"), true)
+	if n := checkedCodes(t, cs, "ann"); n < 1 || n > maxCodeFails {
+		t.Errorf("30 codes at once on one pending sign-in: %d checked, want 1 to %d", n, maxCodeFails)
 	}
 
 	for i := range bs {
 		bs[i] = newBrowser(t)
 		pages[i] = cs.password(t, bs[i], "bea")
 	}
-	if n := checkedCodes(t, postCodes(cs, bs, pages, "000000"), false); n > codeFreeFails {
-		t.Errorf("30 codes at once on 30 pending sign-ins: %d checked, want at most %d", n, codeFreeFails)
+	answeredCodes(t, postCodes(cs, bs, pages, "000000"), false)
+	if n := checkedCodes(t, cs, "bea"); n < 1 || n > codeFreeFails {
+		t.Errorf("30 codes at once on 30 pending sign-ins: %d checked, want 1 to %d", n, codeFreeFails)
 	}
 }
 
@@ -211,5 +230,55 @@ func TestLockCountsEveryRacingFailure(t *testing.T) {
 	}
 	if f, _, err := c.get(ctx); err != nil || f.Consecutive != n {
 		t.Errorf("%d racing failures counted as %d, %v", n, f.Consecutive, err)
+	}
+}
+
+// TestCodePastPendingLimitNotChecked: a code that reads its pending
+// sign-in with the five codes it allows already spent (as one posted in
+// the same instant as the fifth does) is not checked, not even a right
+// one: it gets "sign in again", the account's code counter does not
+// move, and no session starts.
+func TestCodePastPendingLimitNotChecked(t *testing.T) {
+	cs := startCodes(t, "ann")
+	ctx := context.Background()
+	b := newBrowser(t)
+	page := cs.password(t, b, "ann")
+	u, _ := url.Parse(cs.url + "/oauth/login/code")
+	var key string
+	for _, ck := range b.c.Jar.Cookies(u) {
+		if ck.Name == pendingCookie {
+			key = hashKey(ck.Value)
+		}
+	}
+	r, err := cs.cfg.Records.GetRecord(ctx, kindPending, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p pendingLogin
+	if err := json.Unmarshal(r.Data, &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Fails = maxCodeFails
+	if r.Data, err = json.Marshal(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.cfg.Records.PutRecord(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	status, body := cs.code(t, b, page, cs.totp(t, "ann"))
+	if status != http.StatusUnauthorized || !strings.Contains(body, "Sign in again") {
+		t.Fatalf("a right code past the limit: %d, want 401 and the sign-in page", status)
+	}
+	if n := checkedCodes(t, cs, "ann"); n != 0 {
+		t.Errorf("a code past the limit was counted as checked: %d", n)
+	}
+	if ev := cs.rec.last(t, SignIn); ev.Success || ev.Detail != "code not checked: too many on this sign-in" {
+		t.Errorf("a code past the limit audited as %+v", ev)
+	}
+	if resp, _ := b.do(http.MethodGet, cs.url+"/oauth/signed-in", nil); resp.StatusCode == http.StatusOK {
+		t.Error("a code past the limit started a session")
+	}
+	if _, err := cs.cfg.Records.GetRecord(ctx, kindPending, key); !errors.Is(err, fhir.ErrNotFound) {
+		t.Errorf("the pending sign-in outlived the limit: %v", err)
 	}
 }

@@ -321,6 +321,7 @@ type codeServer struct {
 	*Server
 	url    string
 	clock  *fixedClock
+	rec    *recorder
 	secret map[string]string   // username → TOTP secret
 	codes  map[string][]string // username → recovery codes
 }
@@ -333,7 +334,8 @@ func startCodes(t *testing.T, users ...string) *codeServer {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	clock := &fixedClock{t: time.Now()} // stores expire records by their own clock
-	s, err := New(ctx, Config{BaseURL: ts.URL + "/fhir", Records: st, Store: st, Now: clock.now,
+	rec := &recorder{}
+	s, err := New(ctx, Config{BaseURL: ts.URL + "/fhir", Records: st, Store: st, Now: clock.now, Events: rec,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -342,7 +344,7 @@ func startCodes(t *testing.T, users ...string) *codeServer {
 	e.Use(middleware.RequestID())
 	s.Register(e, e.Group("/fhir"))
 	h = e
-	cs := &codeServer{Server: s, url: ts.URL, clock: clock, secret: map[string]string{}, codes: map[string][]string{}}
+	cs := &codeServer{Server: s, url: ts.URL, clock: clock, rec: rec, secret: map[string]string{}, codes: map[string][]string{}}
 	for i, u := range users {
 		if _, err := s.accounts.Add(ctx, u, "patient", fmt.Sprintf("Patient/p%d", i), annPassword); err != nil {
 			t.Fatal(err)
