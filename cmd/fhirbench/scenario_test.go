@@ -118,9 +118,7 @@ func TestBenchStopsAtTheDurationAndDropsCutOffRequests(t *testing.T) {
 	if res.errors != 0 || res.requests == 0 {
 		t.Errorf("%d ok, %d errors: requests cut off by the deadline must not count as errors", res.requests, res.errors)
 	}
-	if n := runtime.NumGoroutine(); n > before {
-		t.Errorf("%d goroutines before, %d after", before, n)
-	}
+	noLeaks(t, before, nil)
 }
 
 func TestScenariosAgainstAFakeServer(t *testing.T) {
