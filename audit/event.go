@@ -12,10 +12,11 @@ type Event struct {
 	// Resource is the AuditEvent; the builder sets its id and recorded
 	// time. The Recorder adds the chain extension.
 	Resource models.AuditEvent
-	// Index are the event's search index entries, built with it (the same
-	// entries the R4 AuditEvent SearchParameters would extract), so that
-	// recording costs no FHIRPath evaluation. When nil, the Recorder
-	// builds them with IndexOf.
+	// Index are the event's search index entries that a store keeps (its
+	// search keys and date, fhir.LedgerKeyed), built with it as the R4
+	// AuditEvent SearchParameters would extract them, so that recording
+	// costs no FHIRPath evaluation. When nil, the Recorder builds them.
+	// IndexOf builds them all.
 	Index []fhir.IndexEntry
 	// Patients are the patients the event is about ("" none): what the
 	// access report and the detectors look at.

@@ -338,13 +338,13 @@ func refusalDesc(k Kind, status int) string {
 // The parts every event is made of.
 
 // stamp sets the id, the recorded time, meta (an AuditEvent has one
-// version) and the index.
+// version) and the index entries a store keeps.
 func stamp(ev *Event, recorded time.Time) {
 	r := &ev.Resource
 	r.Id = ptr(newID())
 	r.Recorded = recorded.Format(fhir.InstantFormat)
 	r.Meta = &models.Meta{VersionId: ptr("1"), LastUpdated: ptr(r.Recorded)}
-	ev.Index = IndexOf(r)
+	ev.Index = storedIndexOf(r)
 }
 
 func patientEntity(id string) models.AuditEventEntity {

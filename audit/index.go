@@ -19,11 +19,29 @@ import (
 // builders write no absolute reference). Call it again after changing
 // the event.
 func IndexOf(r *models.AuditEvent) []fhir.IndexEntry {
-	x := indexer{out: make([]fhir.IndexEntry, 0, 24+3*len(r.Entity))}
-	if r.Id != nil {
+	return indexOf(r, false)
+}
+
+// storedIndexOf returns the entries of IndexOf that a store keeps of an
+// AuditEvent (fhir.LedgerKeyed): its search keys and its date. A store
+// reads no other, so the Recorder is handed no other.
+func storedIndexOf(r *models.AuditEvent) []fhir.IndexEntry {
+	return indexOf(r, true)
+}
+
+// indexOf builds the entries of every parameter, or with stored of those
+// fhir.LedgerKeyed only.
+func indexOf(r *models.AuditEvent, stored bool) []fhir.IndexEntry {
+	want := func(param string) bool { return !stored || fhir.LedgerKeyed("AuditEvent", param) }
+	n, keep := 24+3*len(r.Entity), func(string) bool { return true }
+	if stored {
+		n, keep = 4+len(r.Agent)+len(r.Subtype)+len(r.Entity), want
+	}
+	x := indexer{out: make([]fhir.IndexEntry, 0, n), keep: keep}
+	if r.Id != nil && want("_id") {
 		x.token("_id", *r.Id)
 	}
-	if m := r.Meta; m != nil {
+	if m := r.Meta; m != nil && !stored {
 		if m.LastUpdated != nil {
 			x.date("_lastUpdated", *m.LastUpdated)
 		}
@@ -36,84 +54,114 @@ func IndexOf(r *models.AuditEvent) []fhir.IndexEntry {
 		}
 		x.codings("_tag", m.Tag)
 	}
-	if r.Action != nil {
+	if r.Action != nil && want("action") {
 		x.token("action", r.Action.Code())
 	}
-	for _, a := range r.Agent {
-		if a.Network != nil && a.Network.Address != nil {
-			x.string("address", *a.Network.Address)
+	if want("address") {
+		for _, a := range r.Agent {
+			if a.Network != nil && a.Network.Address != nil {
+				x.string("address", *a.Network.Address)
+			}
 		}
+		x.dedup()
 	}
-	x.dedup()
-	for _, a := range r.Agent {
-		x.reference("agent", a.Who)
-	}
-	x.dedup()
-	for _, a := range r.Agent {
-		if a.Name != nil {
-			x.string("agent-name", *a.Name)
+	if want("agent") {
+		for _, a := range r.Agent {
+			x.reference("agent", a.Who)
 		}
+		x.dedup()
 	}
-	x.dedup()
-	for _, a := range r.Agent {
-		for _, c := range a.Role {
-			x.concept("agent-role", c)
+	if want("agent-name") {
+		for _, a := range r.Agent {
+			if a.Name != nil {
+				x.string("agent-name", *a.Name)
+			}
 		}
+		x.dedup()
 	}
-	x.dedup()
-	for _, a := range r.Agent {
-		if a.AltId != nil {
-			x.token("altid", *a.AltId)
+	if want("agent-role") {
+		for _, a := range r.Agent {
+			for _, c := range a.Role {
+				x.concept("agent-role", c)
+			}
 		}
+		x.dedup()
 	}
-	x.dedup()
-	x.date("date", r.Recorded)
-	for _, e := range r.Entity {
-		x.reference("entity", e.What)
-	}
-	x.dedup()
-	for _, e := range r.Entity {
-		if e.Name != nil {
-			x.string("entity-name", *e.Name)
+	if want("altid") {
+		for _, a := range r.Agent {
+			if a.AltId != nil {
+				x.token("altid", *a.AltId)
+			}
 		}
+		x.dedup()
 	}
-	x.dedup()
-	for _, e := range r.Entity {
-		x.coding("entity-role", e.Role)
+	if want("date") {
+		x.date("date", r.Recorded)
 	}
-	x.dedup()
-	for _, e := range r.Entity {
-		x.coding("entity-type", e.Type)
+	if want("entity") {
+		for _, e := range r.Entity {
+			x.reference("entity", e.What)
+		}
+		x.dedup()
 	}
-	x.dedup()
-	if r.Outcome != nil {
+	if want("entity-name") {
+		for _, e := range r.Entity {
+			if e.Name != nil {
+				x.string("entity-name", *e.Name)
+			}
+		}
+		x.dedup()
+	}
+	if want("entity-role") {
+		for _, e := range r.Entity {
+			x.coding("entity-role", e.Role)
+		}
+		x.dedup()
+	}
+	if want("entity-type") {
+		for _, e := range r.Entity {
+			x.coding("entity-type", e.Type)
+		}
+		x.dedup()
+	}
+	if r.Outcome != nil && want("outcome") {
 		x.token("outcome", r.Outcome.Code())
 	}
-	for _, a := range r.Agent {
-		if isPatient(a.Who) {
-			x.reference("patient", a.Who)
+	if want("patient") {
+		for _, a := range r.Agent {
+			if isPatient(a.Who) {
+				x.reference("patient", a.Who)
+			}
 		}
-	}
-	for _, e := range r.Entity {
-		if isPatient(e.What) {
-			x.reference("patient", e.What)
+		for _, e := range r.Entity {
+			if isPatient(e.What) {
+				x.reference("patient", e.What)
+			}
 		}
+		x.dedup()
 	}
-	x.dedup()
-	for _, a := range r.Agent {
-		for _, p := range a.Policy {
-			x.uri("policy", p)
+	if want("policy") {
+		for _, a := range r.Agent {
+			for _, p := range a.Policy {
+				x.uri("policy", p)
+			}
 		}
+		x.dedup()
 	}
-	x.dedup()
-	if r.Source.Site != nil {
+	if r.Source.Site != nil && want("site") {
 		x.token("site", *r.Source.Site)
 	}
-	x.reference("source", &r.Source.Observer)
-	x.dedup()
-	x.codings("subtype", r.Subtype)
-	x.dedup()
-	x.coding("type", &r.Type)
+	if want("source") {
+		x.reference("source", &r.Source.Observer)
+		x.dedup()
+	}
+	if want("subtype") {
+		x.codings("subtype", r.Subtype)
+		x.dedup()
+	}
+	if want("type") {
+		x.coding("type", &r.Type)
+	}
 	return x.out
 }
 
@@ -123,9 +171,14 @@ func IndexOf(r *models.AuditEvent) []fhir.IndexEntry {
 type indexer struct {
 	out   []fhir.IndexEntry
 	start int
+	keep  func(param string) bool // the parameters wanted (an identifier's among them)
 }
 
-func (x *indexer) add(e fhir.IndexEntry) { x.out = append(x.out, e) }
+func (x *indexer) add(e fhir.IndexEntry) {
+	if x.keep(e.Param) {
+		x.out = append(x.out, e)
+	}
+}
 
 func (x *indexer) token(param, code string) {
 	if code != "" {

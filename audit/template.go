@@ -176,7 +176,7 @@ func (m *markers) prepare(ev *Event) (*prepared, error) {
 
 	p := &prepared{id: id, index: ev.Index}
 	if p.index == nil { // not built by a builder: index it here
-		p.index = IndexOf(&res)
+		p.index = storedIndexOf(&res)
 	}
 	canon := writeObject(nil, kept, buf) // sorts kept
 	if p.canon, err = m.cut(canon, slotChain, slotSeq, slotPrev, slotHash); err != nil {

@@ -78,6 +78,14 @@ var ledgerDate = map[string]string{"AuditEvent": "date"}
 // searched by.
 func LedgerDateParam(typ string) string { return ledgerDate[typ] }
 
+// LedgerKeyed reports whether a ledger type's entries are keyed by param
+// (LedgerKeys) or dated by it: the index entries of other parameters are
+// not stored.
+func LedgerKeyed(typ, param string) bool {
+	_, ok := ledgerParams[typ][param]
+	return ok || param == ledgerDate[typ]
+}
+
 // sep separates the parts of a key: it is in no parameter name, and a
 // token or reference with it is not keyed (see LedgerKeys).
 const sep = "\x1f"
