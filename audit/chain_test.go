@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/oncofhir/oncofhir/fhir"
 )
 
 // The canonical form, on a hand-written stored event: meta gone, the hash
@@ -132,5 +134,21 @@ func BenchmarkPrepare(b *testing.B) {
 		if _, err := m.prepare(ev); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkPrepareRead is what a read's event costs before the appender:
+// built, then prepared, its templates given back as the appender does.
+func BenchmarkPrepareRead(b *testing.B) {
+	m, _ := newMarkers()
+	a := access(RESTAccess{Interaction: "read", Type: "Observation", ID: "obs-1",
+		Trail: []fhir.TrailEntry{{Interaction: "read", Type: "Observation", ID: "obs-1", Version: 1, JSON: benchObservation}}})
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := m.prepare(RESTEvents(a)[0])
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.release()
 	}
 }

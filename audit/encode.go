@@ -274,17 +274,15 @@ func isEmpty(v reflect.Value) bool {
 }
 
 // auditEventMembers writes the members of r (resourceType included, as
-// its MarshalJSON adds it) in canonical form, sorted by name, their
-// values in the returned buffer: what canonicalMembers reads from its
-// JSON.
-func auditEventMembers(r *models.AuditEvent) ([]member, []byte, error) {
+// its MarshalJSON adds it) in canonical form, sorted by name, appended to
+// ms, their values appended to buf (both given empty, to be reused):
+// what canonicalMembers reads from its JSON.
+func auditEventMembers(r *models.AuditEvent, ms []member, buf []byte) ([]member, []byte, error) {
 	p, err := planOf(reflect.TypeFor[models.AuditEvent]())
 	if err != nil {
 		return nil, nil, err
 	}
 	v := reflect.ValueOf(r).Elem()
-	ms := make([]member, 0, len(p.fields)+1)
-	buf := make([]byte, 0, 2048)
 	typed := false
 	addType := func() {
 		start := len(buf)

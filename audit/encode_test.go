@@ -80,7 +80,7 @@ func TestCanonicalEncodersMatchTheLongWay(t *testing.T) {
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
-		ms, buf, err := auditEventMembers(&ev)
+		ms, buf, err := auditEventMembers(&ev, nil, nil)
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
@@ -101,7 +101,7 @@ func TestCanonicalEncodersMatchTheLongWay(t *testing.T) {
 // left to the long way, which writes what encoding/json writes.
 func TestCanonicalEncodersDeclineInvalidUTF8(t *testing.T) {
 	ev := models.AuditEvent{Recorded: "2025-01-01T00:00:00Z", OutcomeDesc: ptr("bad \xff byte")}
-	if _, _, err := auditEventMembers(&ev); !errors.Is(err, errNoPlan) {
+	if _, _, err := auditEventMembers(&ev, nil, nil); !errors.Is(err, errNoPlan) {
 		t.Fatalf("auditEventMembers = %v, want errNoPlan", err)
 	}
 	m, _ := newMarkers()

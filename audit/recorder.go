@@ -238,7 +238,15 @@ func (r *Recorder) gather(first *recordRequest) []*recordRequest {
 // unit stores the events of batch as one unit of work and answers each
 // caller.
 func (r *Recorder) unit(batch []*recordRequest) {
-	live := batch[:0]
+	// Once the unit is over, the events' templates serve others.
+	defer func() {
+		for _, q := range batch {
+			for _, p := range q.events {
+				p.release()
+			}
+		}
+	}()
+	live := make([]*recordRequest, 0, len(batch))
 	for _, q := range batch {
 		if err := q.ctx.Err(); err != nil {
 			q.done <- fmt.Errorf("audit: record: %w", err) // left before its events were taken
@@ -279,7 +287,7 @@ func (r *Recorder) unit(batch []*recordRequest) {
 			vals[slotHash] = strconv.AppendQuote(vals[slotHash][:0], h)
 			resources = append(resources, &fhir.Resource{
 				Type: "AuditEvent", ID: p.id, Version: 1, LastUpdated: now, Method: "POST",
-				JSON: p.stored.fill(nil, &vals), Index: p.index,
+				JSON: p.stored.fill(make([]byte, 0, p.stored.size(&vals)), &vals), Index: p.index,
 			})
 			prev = h
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/google/uuid"
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
@@ -115,12 +116,47 @@ func (t *slotted) fill(dst []byte, vals *[numSlots][]byte) []byte {
 	return append(dst, t.parts[len(t.parts)-1]...)
 }
 
+// size is the length of the template filled with vals.
+func (t *slotted) size(vals *[numSlots][]byte) int {
+	n := 0
+	for _, p := range t.parts {
+		n += len(p)
+	}
+	for _, s := range t.slots {
+		n += len(vals[s])
+	}
+	return n
+}
+
 // prepared is an event ready for the appender.
 type prepared struct {
 	id     string
 	canon  slotted // the canonical form: slots chain, seq, prev, hash ("" there)
 	stored slotted // the stored JSON: slots chain, seq, prev, hash, time
 	index  []fhir.IndexEntry
+	bufs   *templateBufs // what canon and stored are cut from
+}
+
+// templateBufs hold the two templates of a prepared event. Once its unit
+// of work is over (release), they serve another event's.
+type templateBufs struct{ canon, stored []byte }
+
+var templatePool = sync.Pool{New: func() any { return new(templateBufs) }}
+
+// room is b emptied, with room for n bytes.
+func room(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, 0, n)
+	}
+	return b[:0]
+}
+
+// release gives the buffers of p's templates back: p is not used again.
+func (p *prepared) release() {
+	if b := p.bufs; b != nil && cap(b.canon)+cap(b.stored) <= maxScratch {
+		templatePool.Put(b)
+	}
+	p.bufs = nil
 }
 
 // prepare builds the templates of one event. The event is not changed: an
@@ -138,7 +174,9 @@ func (m *markers) prepare(ev *Event) (*prepared, error) {
 	if !fhir.ValidID(id) {
 		return nil, fmt.Errorf("audit: an AuditEvent id must be a FHIR id, got %d characters", len(id))
 	}
-	ms, buf, meta, err := m.members(&res)
+	sc := scratchPool.Get().(*scratch)
+	ms, buf, meta, err := m.members(&res, sc)
+	defer sc.keep(&ms, &buf)
 	if err != nil {
 		return nil, fmt.Errorf("audit: AuditEvent %s: %w", id, err)
 	}
@@ -178,14 +216,16 @@ func (m *markers) prepare(ev *Event) (*prepared, error) {
 	if p.index == nil { // not built by a builder: index it here
 		p.index = storedIndexOf(&res)
 	}
-	canon := writeObject(nil, kept, buf) // sorts kept
-	if p.canon, err = m.cut(canon, slotChain, slotSeq, slotPrev, slotHash); err != nil {
+	tb := templatePool.Get().(*templateBufs)
+	tb.canon = writeObject(room(tb.canon, len(buf)+16*len(kept)), kept, buf) // sorts kept
+	if p.canon, err = m.cut(tb.canon, slotChain, slotSeq, slotPrev, slotHash); err != nil {
 		return nil, err
 	}
-	stored := writeStored(make([]byte, 0, len(canon)+len(meta)+16), kept, buf, meta)
-	if p.stored, err = m.cut(stored, slotChain, slotSeq, slotPrev, slotHash, slotTime); err != nil {
+	tb.stored = writeStored(room(tb.stored, len(tb.canon)+len(meta)+16), kept, buf, meta)
+	if p.stored, err = m.cut(tb.stored, slotChain, slotSeq, slotPrev, slotHash, slotTime); err != nil {
 		return nil, err
 	}
+	p.bufs = tb
 	return p, nil
 }
 
@@ -193,7 +233,7 @@ func (m *markers) prepare(ev *Event) (*prepared, error) {
 // and the meta to store: the builder's, if any, with versionId 1 and a
 // slot for lastUpdated. They are written straight from the struct
 // (encode.go), or where its plan does not reach, read back from its JSON.
-func (m *markers) members(res *models.AuditEvent) ([]member, []byte, []byte, error) {
+func (m *markers) members(res *models.AuditEvent, sc *scratch) ([]member, []byte, []byte, error) {
 	stored := models.Meta{VersionId: ptr("1"), LastUpdated: ptr(m.s[slotTime])}
 	if res.Meta != nil {
 		stored = *res.Meta
@@ -201,7 +241,7 @@ func (m *markers) members(res *models.AuditEvent) ([]member, []byte, []byte, err
 	}
 	bare := *res
 	bare.Meta = nil
-	ms, buf, err := auditEventMembers(&bare)
+	ms, buf, err := auditEventMembers(&bare, sc.ms[:0], sc.buf[:0])
 	if err == nil {
 		var meta []byte
 		if meta, err = canonicalMeta(&stored); err == nil {
@@ -231,6 +271,30 @@ func (m *markers) members(res *models.AuditEvent) ([]member, []byte, []byte, err
 		return nil, nil, nil, err
 	}
 	return kept, buf, meta, nil
+}
+
+// scratch is where prepare writes each member of an event before joining
+// them: reused from event to event (scratchPool), since an event's
+// members take some kilobytes and their places a slice of members.
+type scratch struct {
+	ms  []member
+	buf []byte
+}
+
+// maxScratch is the most scratch space kept for reuse: an event with more
+// is rare, and its space goes.
+const maxScratch = 64 << 10
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{ms: make([]member, 0, 24), buf: make([]byte, 0, 8<<10)} }}
+
+// keep puts the scratch back for the next event, with the space that
+// *ms and *buf grew to (nothing may refer to them any more).
+func (sc *scratch) keep(ms *[]member, buf *[]byte) {
+	if cap(*buf) > maxScratch {
+		return
+	}
+	sc.ms, sc.buf = (*ms)[:0], (*buf)[:0]
+	scratchPool.Put(sc)
 }
 
 // storedMeta is meta (JSON) with versionId 1 and a slot for lastUpdated.
