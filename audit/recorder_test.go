@@ -76,6 +76,21 @@ func TestRecordFromManyGoroutines(t *testing.T) {
 			if r.Version != 1 || r.LastUpdated.IsZero() {
 				t.Errorf("%s: version %d, lastUpdated %v", r.ID, r.Version, r.LastUpdated)
 			}
+			// Each stored event is its own, whole: events prepared at
+			// once share no buffer.
+			var body struct {
+				ID     string `json:"id"`
+				Entity []struct {
+					Description string `json:"description"`
+				} `json:"entity"`
+			}
+			var g, c, i int
+			if err := json.Unmarshal(r.JSON, &body); err != nil || body.ID != r.ID || len(body.Entity) != 1 {
+				t.Errorf("%s: stored as %s (%v)", r.ID, r.JSON, err)
+			} else if _, err := fmt.Sscanf(r.ID, "g%d-c%d-e%d", &g, &c, &i); err != nil ||
+				body.Entity[0].Description != fmt.Sprintf("event %d", g*1000+c*10+i) {
+				t.Errorf("%s: holds %q", r.ID, body.Entity[0].Description)
+			}
 		}
 		if len(chains) != 1 {
 			t.Errorf("%d chains, want 1", len(chains))
