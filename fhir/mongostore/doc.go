@@ -53,7 +53,9 @@
 //     by _id alone, an update first inserts a claim, _id the revision it
 //     writes and the record's _id, so that one writer per revision gets
 //     through; the claim is deleted after the replace, and one left by a
-//     writer that died is taken over once older than the lease.
+//     writer that died is taken over once older than the lease. A guard's
+//     swap is claimed the same way ("guard|", the value it writes, "|"
+//     and the guard's _id).
 //
 // # Units of work
 //

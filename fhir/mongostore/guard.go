@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -162,7 +163,10 @@ func checkGuards(set guardSet) error {
 // bumpGuards swaps every guard of set from the value seen to the next,
 // marking it with tx (the unit's journal, "" under transactions), in key
 // order. A guard that moved, or that another unit created first, is
-// errGuard.
+// errGuard. Without server transactions the swap of a guard is claimed
+// first, as a record's replace is (claimRevision): FerretDB v1 runs a
+// conditional update as a find and then a write, so two units that saw
+// the same value could otherwise both swap it.
 func (s *Store) bumpGuards(ctx context.Context, set guardSet, tx string) error {
 	if err := checkGuards(set); err != nil {
 		return err
@@ -187,15 +191,33 @@ func (s *Store) bumpGuards(ctx context.Context, set guardSet, tx string) error {
 			}
 			continue
 		}
-		r, err := s.guards.UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: guardID(k)}, {Key: "n", Value: seen}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: seen + 1}, {Key: "tx", Value: tx}}}})
+		if err := s.swapGuard(ctx, k, seen, tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// swapGuard swaps the guard of k from seen to seen+1, marked with tx.
+func (s *Store) swapGuard(ctx context.Context, k string, seen int64, tx string) error {
+	if !s.transactions {
+		release, err := s.claim(ctx, "guard|"+strconv.FormatInt(seen+1, 10)+"|"+guardID(k), micros(s.now()))
+		if errors.Is(err, fhir.ErrVersionConflict) {
+			return errGuard
+		}
 		if err != nil {
 			return s.fail("write: guard", err)
 		}
-		if r.MatchedCount == 0 {
-			return errGuard
-		}
+		defer release()
+	}
+	r, err := s.guards.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: guardID(k)}, {Key: "n", Value: seen}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: seen + 1}, {Key: "tx", Value: tx}}}})
+	if err != nil {
+		return s.fail("write: guard", err)
+	}
+	if r.MatchedCount == 0 {
+		return errGuard
 	}
 	return nil
 }

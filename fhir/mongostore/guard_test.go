@@ -444,3 +444,52 @@ func mustSearch(t *testing.T, s *Store, q fhir.Query) []*fhir.Resource {
 	}
 	return got
 }
+
+// TestGuardSwapIsClaimedWithoutTransactions: a unit that bumps a guard
+// from n to n+1 without server transactions first claims that swap, so
+// that on FerretDB v1 (a conditional update is a find, then a write) two
+// units that saw n cannot both swap it. A claim held (as by a unit in the
+// middle of its swap, or one that died there) makes the bump a conflict
+// and writes nothing, until the claim is older than the lease.
+func TestGuardSwapIsClaimedWithoutTransactions(t *testing.T) {
+	clock := &testClock{now: t0}
+	s, _ := openTest(t, Options{Units: UnitsJournal, Now: clock.Now, Lease: 10 * time.Second})
+	ctx := context.Background()
+	byID := fhir.Query{Type: "Patient", IDs: []string{"d"}, Limit: 2}
+	update := func(version int) func(tx fhir.Tx) error {
+		return func(tx fhir.Tx) error {
+			if _, err := tx.Search(byID); err != nil {
+				return err
+			}
+			return tx.Put(patient("d", version))
+		}
+	}
+	if err := s.Write(ctx, update(1)); err != nil { // creates the guard, n = 1
+		t.Fatal(err)
+	}
+	held := recordClaim{ID: "guard|2|" + guardID("Patient/d"), Owner: "other", Created: micros(clock.Now())}
+	if _, err := s.rec.claims.InsertOne(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, update(2)); !errors.Is(err, fhir.ErrVersionConflict) {
+		t.Fatalf("bump while another unit holds the swap: %v, want ErrVersionConflict", err)
+	}
+	if got, err := s.Read(ctx, "Patient", "d"); err != nil || got.Version != 1 {
+		t.Fatalf("after the refused unit: %+v, %v; want version 1", got, err)
+	}
+	for _, g := range guardDocs(t, s) {
+		if g.N != 1 {
+			t.Fatalf("guard %s at %d after the refused unit, want 1", g.ID, g.N)
+		}
+	}
+	clock.Add(11 * time.Second)
+	if err := s.Write(ctx, update(2)); err != nil {
+		t.Fatalf("bump once the claim is past the lease: %v", err)
+	}
+	if gs := guardDocs(t, s); len(gs) != 1 || gs[0].N != 2 {
+		t.Fatalf("guards %+v, want one at 2", gs)
+	}
+	if n := countDocs(t, s, claimsColl); n != 0 {
+		t.Errorf("%d claims left after the bump, want 0", n)
+	}
+}

@@ -237,7 +237,7 @@ func (s *Store) swapRecord(ctx context.Context, rec *fhir.Record, base int64, ex
 }
 
 // recordClaim is a document of the recordclaims collection: the right to
-// write one revision of one record.
+// write one revision of one record (or to bump one guard, see bumpGuards).
 type recordClaim struct {
 	ID      string `bson:"_id"` // rev|recordID
 	Owner   string `bson:"owner"`
@@ -255,7 +255,14 @@ type recordClaim struct {
 // writer died holding it): then it is taken over. release deletes the
 // claim, which the writer holds only while it replaces.
 func (s *Store) claimRevision(ctx context.Context, id string, rev, now int64) (release func(), err error) {
-	c := recordClaim{ID: strconv.FormatInt(rev, 10) + "|" + id, Owner: hex.EncodeToString(randomBytes(8)), Created: now}
+	return s.claim(ctx, strconv.FormatInt(rev, 10)+"|"+id, now)
+}
+
+// claim takes the claim of _id id in the recordclaims collection, as
+// claimRevision describes: fhir.ErrVersionConflict when another writer
+// holds it. Record claims begin with a digit, the others with a letter.
+func (s *Store) claim(ctx context.Context, id string, now int64) (release func(), err error) {
+	c := recordClaim{ID: id, Owner: hex.EncodeToString(randomBytes(8)), Created: now}
 	for range 2 {
 		_, err := s.rec.claims.InsertOne(ctx, c)
 		if err == nil {
