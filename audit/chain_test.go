@@ -3,7 +3,10 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
@@ -150,5 +153,83 @@ func BenchmarkPrepareRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		p.release()
+	}
+}
+
+// TestPreparedEventsShareNoBuffer: an event prepared, then another
+// prepared before the first is filled (as the appender fills a batch
+// prepared by many callers), still fills to exactly what it fills to
+// when prepared alone: the reused working space and templates are no
+// longer the first one's once it is prepared.
+func TestPreparedEventsShareNoBuffer(t *testing.T) {
+	m, err := newMarkers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(typ, id string) *Event {
+		return RESTEvents(access(RESTAccess{Interaction: "read", Type: typ, ID: id,
+			Trail: []fhir.TrailEntry{entry("read", typ, id, 1, "p1")}}))[0]
+	}
+	var vals [numSlots][]byte
+	vals[slotChain], vals[slotSeq], vals[slotPrev] = []byte(`"c"`), []byte(`7`), []byte(`"p"`)
+	vals[slotHash], vals[slotTime] = []byte(`"h"`), []byte(`"2025-01-01T00:00:00.000Z"`)
+	fill := func(p *prepared) string {
+		return string(p.canon.fill(nil, &vals)) + "\n" + string(p.stored.fill(nil, &vals))
+	}
+	a := event("Observation", "o1")
+	alone, err := m.prepare(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fill(alone)
+	alone.release()
+	for range 3 {
+		first, err := m.prepare(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := m.prepare(event("MedicationRequest", "a-much-longer-id-than-the-first-one"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fill(first); got != want {
+			t.Fatalf("the first event changed once another was prepared:\n%s\nwant\n%s", got, want)
+		}
+		second.release()
+		first.release()
+	}
+
+	// Many callers at once, each checking its own.
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			ev := event("Observation", fmt.Sprintf("o-%d-%s", g, strings.Repeat("x", 8*g)))
+			p, err := m.prepare(ev)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			want := fill(p)
+			p.release()
+			for range 1000 {
+				p, err := m.prepare(ev)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				got := fill(p)
+				p.release()
+				if got != want {
+					errs <- fmt.Sprintf("caller %d: an event changed while others were prepared:\n%s\nwant\n%s", g, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
