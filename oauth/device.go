@@ -271,7 +271,7 @@ func (s *Server) showDevices(c echo.Context, status int, d pageData) error {
 // or all of them (all=1).
 func (s *Server) devicesRevoke(c echo.Context) error {
 	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired", Message: "Go back, reload the page and try again."})
+		return s.formExpired(c)
 	}
 	ctx := c.Request().Context()
 	login, acct, err := s.signedInAccount(c)

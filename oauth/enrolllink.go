@@ -102,7 +102,7 @@ func (s *Server) enrollLinkPage(c echo.Context) error {
 // account named, and shows it once.
 func (s *Server) enrollLinkPost(c echo.Context) error {
 	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired", Message: "Go back, reload the page and try again."})
+		return s.formExpired(c)
 	}
 	staff, answered, err := s.staffForLinks(c)
 	if answered {

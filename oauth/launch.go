@@ -87,7 +87,7 @@ func (s *Server) ehrLaunchPage(c echo.Context) error {
 func (s *Server) ehrLaunch(c echo.Context) error {
 	ctx := c.Request().Context()
 	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
+		return s.formExpired(c)
 	}
 	login, err := s.logins.current(c)
 	if err != nil {

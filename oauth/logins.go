@@ -191,6 +191,12 @@ func (s *Server) csrfToken(c echo.Context) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// formExpired answers a form whose CSRF token did not check (the page
+// was too old, or came from elsewhere).
+func (s *Server) formExpired(c echo.Context) error {
+	return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired", Message: "Go back, reload the page and try again."})
+}
+
 // checkCSRF compares a posted form token with this browser's, in
 // constant time.
 func (s *Server) checkCSRF(c echo.Context) bool {

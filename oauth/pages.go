@@ -235,7 +235,7 @@ func (s *Server) unavailable(c echo.Context) error {
 
 func (s *Server) logout(c echo.Context) error {
 	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
+		return s.formExpired(c)
 	}
 	if id := s.logins.end(c); id != "" {
 		ev := SecurityEvent{Kind: SignOut, Account: id, Success: true, Detail: "signed out; online_access grants ended"}
@@ -253,7 +253,7 @@ func (s *Server) logout(c echo.Context) error {
 // a phone or a laptop.
 func (s *Server) logoutEverywhere(c echo.Context) error {
 	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
+		return s.formExpired(c)
 	}
 	login, err := s.logins.current(c)
 	if err != nil {

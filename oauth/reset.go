@@ -166,7 +166,7 @@ func (s *Server) resetPage(c echo.Context) error {
 // resetPost resets the account named, and shows its set-up link once.
 func (s *Server) resetPost(c echo.Context) error {
 	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired", Message: "Go back, reload the page and try again."})
+		return s.formExpired(c)
 	}
 	staff, answered, err := s.staffForReset(c)
 	if answered {

@@ -272,7 +272,7 @@ func (s *Server) wrongCode(c echo.Context, acct *Account, p pendingLogin, r *fhi
 // tokens end, and its owner is told.
 func (s *Server) newCodes(c echo.Context) error {
 	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired"})
+		return s.formExpired(c)
 	}
 	ctx := c.Request().Context()
 	login, acct, err := s.signedInAccount(c)
