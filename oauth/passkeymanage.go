@@ -210,39 +210,43 @@ func (s *Server) passkeyRegister(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"next": passkeysPath + "?added=1"})
 }
 
-// ownPasskey returns the signed-in user's passkey named by the form's id.
-func (s *Server) ownPasskey(c echo.Context) (*Login, *Account, *Passkey, error) {
-	login, acct, err := s.signedInAccount(c)
-	if err != nil || login == nil {
-		return nil, nil, nil, err
+// ownPasskey reads the signed-in user's passkey that a posted form names
+// (its id). When answered, the response is already given (or err is):
+// the form expired, nobody is signed in (the sign-in page), or the
+// account has no such passkey (404; another's is as good as none).
+func (s *Server) ownPasskey(c echo.Context) (login *Login, acct *Account, key *Passkey, answered bool, err error) {
+	if !s.checkCSRF(c) {
+		return nil, nil, nil, true, s.formExpired(c)
+	}
+	login, acct, err = s.signedInAccount(c)
+	if err != nil {
+		return nil, nil, nil, true, err
+	}
+	if login == nil {
+		return nil, nil, nil, true, c.Redirect(http.StatusSeeOther, "/oauth/login?next="+passkeysPath)
+	}
+	none := func() (*Login, *Account, *Passkey, bool, error) {
+		return nil, nil, nil, true, s.showPasskeys(c, http.StatusNotFound, pageData{Error: "That passkey is no longer on your account."})
 	}
 	id, err := decodeCredID(c.FormValue("id"))
 	if err != nil {
-		return login, acct, nil, nil
+		return none()
 	}
-	key, err := s.passkeys.get(c.Request().Context(), id)
-	if errors.Is(err, fhir.ErrNotFound) || (err == nil && key.Account != acct.ID) {
-		return login, acct, nil, nil // another's passkey is as good as none
-	} else if err != nil {
-		return nil, nil, nil, err
+	key, err = s.passkeys.get(c.Request().Context(), id)
+	switch {
+	case errors.Is(err, fhir.ErrNotFound), err == nil && key.Account != acct.ID:
+		return none()
+	case err != nil:
+		return nil, nil, nil, true, err
 	}
-	return login, acct, key, nil
+	return login, acct, key, false, nil
 }
 
 // passkeyRename gives a passkey a new name.
 func (s *Server) passkeyRename(c echo.Context) error {
-	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired", Message: "Go back, reload the page and try again."})
-	}
-	login, _, key, err := s.ownPasskey(c)
-	if err != nil {
+	_, _, key, answered, err := s.ownPasskey(c)
+	if answered {
 		return err
-	}
-	if login == nil {
-		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+passkeysPath)
-	}
-	if key == nil {
-		return s.showPasskeys(c, http.StatusNotFound, pageData{Error: "That passkey is no longer on your account."})
 	}
 	name, ok := cleanPasskeyName(c.FormValue("name"))
 	if !ok {
@@ -260,19 +264,10 @@ func (s *Server) passkeyRename(c echo.Context) error {
 // and ends the account's other sign-in sessions: whoever else signed in
 // with it is signed out.
 func (s *Server) passkeyRemove(c echo.Context) error {
-	if !s.checkCSRF(c) {
-		return s.page(c, http.StatusBadRequest, "error", pageData{Title: "This form has expired", Message: "Go back, reload the page and try again."})
-	}
 	ctx := c.Request().Context()
-	login, acct, key, err := s.ownPasskey(c)
-	if err != nil {
+	login, acct, key, answered, err := s.ownPasskey(c)
+	if answered {
 		return err
-	}
-	if login == nil {
-		return c.Redirect(http.StatusSeeOther, "/oauth/login?next="+passkeysPath)
-	}
-	if key == nil {
-		return s.showPasskeys(c, http.StatusNotFound, pageData{Error: "That passkey is no longer on your account."})
 	}
 	if ok, err := s.mayChangeFactors(ctx, login, acct); err != nil {
 		return err
