@@ -425,6 +425,15 @@ func TestPasskeyManagementRules(t *testing.T) {
 			t.Errorf("bob %s: %d", path, resp.StatusCode)
 		}
 	}
+	// A form without its token, or naming no passkey, changes nothing.
+	for _, form := range []url.Values{{"csrf": {"forged"}, "id": {id}, "name": {"X"}}, {"csrf": {csrf}, "id": {"%%%"}, "name": {"X"}}} {
+		want := map[bool]int{true: http.StatusBadRequest, false: http.StatusNotFound}[form.Get("csrf") == "forged"]
+		for _, path := range []string{"/oauth/passkeys/rename", "/oauth/passkeys/remove"} {
+			if resp, _ := b.do(http.MethodPost, ps.url+path, form); resp.StatusCode != want {
+				t.Errorf("%s %v: %d, want %d", path, form, resp.StatusCode, want)
+			}
+		}
+	}
 	// Ann renames it without signing in again.
 	ps.clock.advance(reauthWindow + time.Minute)
 	resp, _ := b.do(http.MethodPost, ps.url+"/oauth/passkeys/rename", url.Values{"csrf": {csrf}, "id": {id}, "name": {"Blue phone"}})
