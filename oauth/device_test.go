@@ -237,6 +237,10 @@ func TestRiskSignalsRemoveShortcut(t *testing.T) {
 		if len(h.Seen) < minHistoryForHours {
 			t.Fatalf("history of %d sign-ins", len(h.Seen))
 		}
+		ps.clock.advance(time.Hour)
+		if !ps.shortcut(t, b, annName) {
+			t.Error("the hour after a known one refused the shortcut")
+		}
 		ps.clock.advance(12 * time.Hour)
 		refusedFor(t, SignalUnusualHour)
 		if !ps.shortcut(t, b, annName) {
@@ -503,6 +507,20 @@ func TestDeviceName(t *testing.T) {
 	} {
 		if got := deviceName(ua); got != want {
 			t.Errorf("deviceName(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+// An hour of day is near another when they are the same or next to each
+// other, midnight included.
+func TestNearHour(t *testing.T) {
+	for _, c := range []struct {
+		a, b int
+		near bool
+	}{{9, 9, true}, {9, 10, true}, {10, 9, true}, {23, 0, true}, {0, 23, true},
+		{9, 11, false}, {11, 9, false}, {22, 0, false}, {0, 22, false}, {3, 15, false}} {
+		if got := nearHour(c.a, c.b); got != c.near {
+			t.Errorf("nearHour(%d, %d) = %v", c.a, c.b, got)
 		}
 	}
 }

@@ -31,7 +31,9 @@ import (
 //     address the server sees: the connection's, or the trusted
 //     proxies' X-Forwarded-For) is not in the history;
 //   - unusual-hour: once the history holds minHistoryForHours sign-ins,
-//     the hour of day (in Config.Location) is none of theirs;
+//     the hour of day (in Config.Location) is neither one of theirs nor
+//     next to one (a habit of signing in at 15:55 does not make 16:05
+//     unusual);
 //   - recent-failures: the throttle counted failed passwords or codes
 //     for the account since its last success (within a day).
 //
@@ -144,7 +146,7 @@ func (s *Server) assess(c echo.Context, acct *Account, trusted, failedBefore boo
 	if !slices.ContainsFunc(h.Seen, func(e seenSignIn) bool { return e.Network == network }) {
 		a.Signals = append(a.Signals, SignalNewNetwork)
 	}
-	if len(h.Seen) >= minHistoryForHours && !slices.ContainsFunc(h.Seen, func(e seenSignIn) bool { return e.Hour == hour }) {
+	if len(h.Seen) >= minHistoryForHours && !slices.ContainsFunc(h.Seen, func(e seenSignIn) bool { return nearHour(e.Hour, hour) }) {
 		a.Signals = append(a.Signals, SignalUnusualHour)
 	}
 	codes, _, err := counter{s.cfg.Records, kindCodeFail, acct.ID}.get(ctx)
@@ -155,6 +157,13 @@ func (s *Server) assess(c echo.Context, acct *Account, trusted, failedBefore boo
 		a.Signals = append(a.Signals, SignalRecentFailures)
 	}
 	return a, nil
+}
+
+// nearHour tells whether hours of day a and b are the same or next to
+// each other (23 and 0 are).
+func nearHour(a, b int) bool {
+	d := (a - b + 24) % 24
+	return d <= 1 || d == 23
 }
 
 // recentFailures tells whether username had failed sign-ins since its
