@@ -23,11 +23,14 @@ import (
 )
 
 // throttleAccounts is an account registry on a fresh store with a clock
-// the test moves, reporting to rec, with ann (a patient) in it.
+// the test moves, reporting to rec, with ann (a patient) in it. The
+// clock starts at the real time: the store expires records (the failure
+// counters among them) by the real clock, so a clock fixed at a date
+// would find every counter gone from a day after that date on.
 func throttleAccounts(t *testing.T) (Accounts, *time.Time, *recorder) {
 	t.Helper()
 	st := storeForTest(t)
-	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	now := time.Now().UTC()
 	rec := &recorder{}
 	as := Accounts{Records: st, Now: func() time.Time { return now }, Events: rec,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
