@@ -205,11 +205,17 @@ func TestSearchFollowsItsContext(t *testing.T) {
 		t.Errorf("Count with a cancelled context: %v", err)
 	}
 
-	start := time.Now()
-	if _, err := s.Search(context.Background(), q); err != nil {
-		t.Fatal(err)
+	// The deadline is an eighth of the fastest of three runs: one run
+	// slowed down by a busy machine would set a deadline that the next,
+	// unhindered run ends well within.
+	took := time.Duration(math.MaxInt64)
+	for range 3 {
+		start := time.Now()
+		if _, err := s.Search(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+		took = min(took, time.Since(start))
 	}
-	took := time.Since(start)
 	if took < 5*time.Millisecond {
 		t.Skipf("the search takes %s here: too little to end it midway", took)
 	}
