@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -158,17 +162,69 @@ func TestImportBundlesAndNDJSON(t *testing.T) {
 	}
 }
 
+// readListener tells, by closing reading, when the server reads from a
+// connection accepted once armed is set after it has read a whole
+// request head: the request's handler is then reading its body.
+type readListener struct {
+	net.Listener
+	armed   atomic.Bool
+	reading chan struct{}
+	once    sync.Once
+}
+
+func (l *readListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || !l.armed.Load() {
+		return c, err
+	}
+	return &readConn{Conn: c, l: l}, nil
+}
+
+// readConn is one of readListener's connections. The server reads it
+// from one goroutine at a time.
+type readConn struct {
+	net.Conn
+	l    *readListener
+	seen []byte // what was read until the head's end, the first blank line
+	head bool
+}
+
+func (c *readConn) Read(p []byte) (int, error) {
+	if c.head {
+		c.l.once.Do(func() { close(c.l.reading) })
+	}
+	n, err := c.Conn.Read(p)
+	if !c.head {
+		c.seen = append(c.seen, p[:n]...)
+		c.head = bytes.Contains(c.seen, []byte("\r\n\r\n"))
+	}
+	return n, err
+}
+
 // TestShutdownDrainsInFlightRequests: Close waits for a request that is
 // still sending its body, which then completes.
 func TestShutdownDrainsInFlightRequests(t *testing.T) {
-	m := startMain(t, testConfig(t.TempDir()))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := &readListener{Listener: ln, reading: make(chan struct{})}
+	m := &Main{Config: testConfig(t.TempDir()), Logger: quiet(), DemoOut: io.Discard, Listener: rl}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	token := systemToken(t, m)
+	// A connection of its own, not one kept from the token request: the
+	// server must be seen reading this request's body.
+	client := &http.Client{Transport: &http.Transport{}}
+	rl.armed.Store(true)
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("POST", "http://"+m.Addr()+"/fhir/Patient", pr)
-	req.Header.Set("Authorization", "Bearer "+systemToken(t, m))
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/fhir+json")
 	done := make(chan int, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			done <- -1
 			return
@@ -177,13 +233,21 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 		done <- resp.StatusCode
 	}()
 	pw.Write([]byte(`{"resourceType":"Patient",`))
-	time.Sleep(100 * time.Millisecond)
+	// Close drops a request whose handler has not started (Go's server
+	// closes a connection it finds shutting down after reading a request
+	// head), so it must wait for the handler: a pause would be too short
+	// on a busy machine now and then.
+	select {
+	case <-rl.reading:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not start reading the request's body")
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- m.Close() }()
 	time.Sleep(100 * time.Millisecond)
 	select {
-	case <-closed:
-		t.Fatal("Close returned while a request was in flight")
+	case err := <-closed:
+		t.Fatalf("Close returned while a request was in flight: %v", err)
 	default:
 	}
 	pw.Write([]byte(`"gender":"female"}`))
